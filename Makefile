@@ -1,0 +1,51 @@
+# Dispatch triage services. `make help` lists the targets.
+SHELL := bash
+.DEFAULT_GOAL := help
+UV := python3 -m uv
+PYTEST_ARGS ?=
+
+.PHONY: help install run up down status test test-unit lint typecheck eval bench-triage bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+.venv/.installed: pyproject.toml uv.lock shared/pyproject.toml services/*/pyproject.toml
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --all-packages --frozen --quiet
+	@touch $@
+
+install: .venv/.installed ## Install Python packages into .venv (uv, locked versions)
+
+run: install ## Start Kafka and the services in the foreground (Ctrl-C stops all)
+	@deploy/local/stack.sh run
+
+up: install ## Start Kafka and the services in the background; wait until ready
+	@deploy/local/stack.sh up
+
+down: ## Stop everything `make up` started
+	@deploy/local/stack.sh down
+
+status: ## Show which processes are running
+	@deploy/local/stack.sh status
+
+test: install ## Run every test tier against a real Kafka broker (and PostgreSQL if TEST_POSTGRES_URL)
+	@deploy/local/test.sh $(PYTEST_ARGS)
+
+test-unit: install ## Run only the unit tests (no broker, no database)
+	.venv/bin/pytest -m "not integration and not e2e and not fault and not browser" $(PYTEST_ARGS)
+
+lint: install ## ruff check and format check
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck: install ## mypy (strict) over the packages
+	.venv/bin/mypy shared/src services/intake/src services/triage/src services/routing/src
+
+eval: install ## Triage quality on the labelled dev calls, fairness set and five-city call types
+	.venv/bin/python scripts/eval_triage.py
+
+bench-triage: install ## Triage throughput vs a naive regex baseline, on one core
+	.venv/bin/python scripts/bench_triage.py
+
+clean: down ## Remove .run/ (databases, logs) but keep the jar cache
+	rm -rf .run

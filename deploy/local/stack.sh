@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The local stack: Kafka and the three services as background processes.
+#   stack.sh up     start what is not running, wait until every /readyz answers 200
+#   stack.sh down   stop the services, then Kafka
+#   stack.sh run    up, then follow the logs in the foreground; Ctrl-C stops everything
+#   stack.sh status one line per process
+# State lives in .run/: <name>.pid, logs/<name>.log, and the SQLite databases.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+RUN_DIR=${RUN_DIR:-$ROOT/.run}
+export RUN_DIR
+LOGS=$RUN_DIR/logs
+SERVICES=(intake triage routing)
+READY_TIMEOUT=${READY_TIMEOUT:-90}
+
+declare -A PORT=([intake]=${INTAKE_PORT:-8001} [triage]=${TRIAGE_PORT:-8002} [routing]=${ROUTING_PORT:-8003})
+declare -A COMMAND=([intake]=".venv/bin/intake" [triage]=".venv/bin/triage serve" [routing]=".venv/bin/routing")
+
+alive() { [[ -f $RUN_DIR/$1.pid ]] && kill -0 "$(cat "$RUN_DIR/$1.pid")" 2>/dev/null; }
+
+start_service() {
+  local name=$1
+  if alive "$name"; then
+    echo "$name: already running (pid $(cat "$RUN_DIR/$name.pid"))"
+    return
+  fi
+  # shellcheck disable=SC2086  # COMMAND holds a command and its arguments
+  setsid nohup ${COMMAND[$name]} >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN_DIR/$name.pid"
+  echo "$name: started (pid $!, port ${PORT[$name]}, log .run/logs/$name.log)"
+}
+
+wait_ready() {
+  local name=$1 url="http://127.0.0.1:${PORT[$1]}/readyz" deadline=$((SECONDS + READY_TIMEOUT))
+  until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+    if ! alive "$name"; then
+      echo "$name: exited during start-up; last log lines:" >&2
+      tail -n 20 "$LOGS/$name.log" >&2
+      return 1
+    fi
+    if ((SECONDS > deadline)); then
+      echo "$name: not ready after ${READY_TIMEOUT}s ($url); last log lines:" >&2
+      tail -n 20 "$LOGS/$name.log" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  echo "$name: ready"
+}
+
+stop_pid() {
+  local name=$1
+  if ! alive "$name"; then
+    rm -f "$RUN_DIR/$name.pid"
+    return
+  fi
+  local pid
+  pid=$(cat "$RUN_DIR/$name.pid")
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$RUN_DIR/$name.pid"
+  echo "$name: stopped"
+}
+
+up() {
+  mkdir -p "$LOGS"
+  deploy/local/kafka.sh start
+  for name in "${SERVICES[@]}"; do start_service "$name"; done
+  for name in "${SERVICES[@]}"; do wait_ready "$name"; done
+  if [[ -x deploy/local/seed.sh ]]; then deploy/local/seed.sh; fi
+  cat <<TXT
+
+The stack is up.
+  intake   http://127.0.0.1:${PORT[intake]}/docs    (POST /v1/calls, GET /v1/calls/{id})
+  triage   http://127.0.0.1:${PORT[triage]}/docs    (POST /v1/triage/preview, GET /v1/policy)
+  routing  http://127.0.0.1:${PORT[routing]}/docs
+  metrics  /metrics on each; logs in .run/logs/
+TXT
+}
+
+down() {
+  for name in routing triage intake; do stop_pid "$name"; done
+  deploy/local/kafka.sh stop
+}
+
+status() {
+  local rc=0
+  for name in "${SERVICES[@]}"; do
+    if alive "$name"; then echo "$name: running (pid $(cat "$RUN_DIR/$name.pid"))"; else echo "$name: stopped"; rc=1; fi
+  done
+  deploy/local/kafka.sh status || rc=1
+  return $rc
+}
+
+run() {
+  trap 'echo; echo "stopping..."; down; exit 0' INT TERM
+  up
+  echo "Following the logs; Ctrl-C stops everything."
+  tail -n 0 -F "$LOGS"/intake.log "$LOGS"/triage.log "$LOGS"/routing.log &
+  wait $!
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  run) run ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|run|status" >&2; exit 2 ;;
+esac

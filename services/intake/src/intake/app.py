@@ -1,0 +1,132 @@
+"""intake's HTTP API and event handlers: the front door for CAD systems and the call ledger."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+from dispatch_shared.consumer import handles
+from dispatch_shared.db import transaction
+from dispatch_shared.events import CallRouted, CallStatus, CallStatusChanged, CallTriaged, Route, Topic
+from dispatch_shared.http import create_service_app, serve
+from dispatch_shared.runtime import ServiceRuntime
+from dispatch_shared.settings import ServiceSettings
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from pydantic import Field
+from sqlalchemy.exc import IntegrityError
+
+from intake import ledger
+from intake.models import IntakeOutbox, IntakeProcessedEvent
+from intake.schemas import CallAccepted, CallPage, CallSubmission, LedgerRecord
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class IntakeSettings(ServiceSettings):
+    """intake's settings (environment variables in upper case)."""
+
+    service_name: str = "intake"
+    port: int = Field(default=8001, validation_alias="INTAKE_PORT", ge=1, le=65535)
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    """Build the intake app; settings come from the environment unless given."""
+    settings = settings or IntakeSettings()
+
+    runtime = ServiceRuntime(
+        settings,
+        migrations_dir=MIGRATIONS,
+        outbox_table=IntakeOutbox,
+        inbox_table=IntakeProcessedEvent,
+        handlers={
+            Topic.CALLS_TRIAGED: handles(CallTriaged, ledger.record_triaged),
+            Topic.CALLS_ROUTED: handles(CallRouted, ledger.record_routed),
+            Topic.CALLS_STATUS: handles(CallStatusChanged, ledger.record_status),
+        },
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        yield
+        await runtime.stop()
+
+    app = create_service_app(
+        title="intake",
+        description="Accepts calls from CAD systems and keeps the call ledger.",
+        settings=settings,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+
+    @app.post(
+        "/v1/calls",
+        status_code=202,
+        tags=["calls"],
+        summary="Submit a call (idempotent on cad_incident_id)",
+        responses={200: {"model": CallAccepted, "description": "Already received: the same call"}},
+    )
+    def submit_call(submission: CallSubmission, response: Response, runtime: RuntimeDep) -> CallAccepted:
+        try:
+            with transaction(runtime.engine) as session:
+                existing = ledger.find_by_incident(session, submission.cad_incident_id)
+                if existing is None:
+                    call = ledger.accept_call(session, submission=submission, outbox=runtime.outbox)
+                    accepted = CallAccepted(call_id=UUID(call.call_id), status=CallStatus.RECEIVED)
+        except IntegrityError:
+            existing = None  # a concurrent post of the same incident won the insert
+            with transaction(runtime.engine) as session:
+                existing = ledger.find_by_incident(session, submission.cad_incident_id)
+            if existing is None:
+                raise
+        if existing is not None:
+            response.status_code = 200
+            return CallAccepted(call_id=UUID(existing.call_id), status=CallStatus(existing.status))
+        runtime.relay.wake()
+        return accepted
+
+    @app.get("/v1/calls/{call_id}", tags=["calls"], summary="A call's ledger record and timeline")
+    def get_call(call_id: UUID, runtime: RuntimeDep) -> LedgerRecord:
+        with transaction(runtime.engine) as session:
+            try:
+                return ledger.get_ledger(session, call_id)
+            except ledger.UnknownCall:
+                raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
+
+    @app.get("/v1/calls", tags=["calls"], summary="List calls, newest first")
+    def list_calls(
+        runtime: RuntimeDep,
+        status: CallStatus | None = None,
+        route: Route | None = None,
+        cad_incident_id: Annotated[str | None, Query(max_length=64)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> CallPage:
+        with transaction(runtime.engine) as session:
+            return ledger.list_calls(
+                session,
+                status=status,
+                route=route,
+                cad_incident_id=cad_incident_id,
+                limit=limit,
+                offset=offset,
+            )
+
+    return app
+
+
+def main() -> None:
+    """Run intake."""
+    settings = IntakeSettings()
+    serve(create_app(settings), settings)

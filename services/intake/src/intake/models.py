@@ -1,0 +1,56 @@
+"""intake's tables: the call ledger, its timeline, and the outbox and inbox of its events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dispatch_shared.consumer import ProcessedEventRecord
+from dispatch_shared.db import UtcDateTime
+from dispatch_shared.events import utcnow
+from dispatch_shared.outbox import OutboxRecord
+from sqlmodel import Field, SQLModel
+
+
+class Call(SQLModel, table=True):
+    """One call as CAD sent it, and where it stands now."""
+
+    __tablename__ = "intake_calls"
+
+    call_id: str = Field(primary_key=True, max_length=36)
+    cad_incident_id: str = Field(unique=True, max_length=64)
+    narrative: str | None = Field(default=None, description="None once purged by retention.")
+    call_type: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=500)
+    lat: float | None = None
+    lon: float | None = None
+    caller: str | None = Field(default=None, description="Caller details as JSON; purged by retention.")
+    received_at: datetime = Field(sa_type=UtcDateTime)
+    status: str = Field(default="received", max_length=20, index=True)
+    route: str | None = Field(default=None, max_length=20, index=True)
+    threat_level: str | None = Field(default=None, max_length=20)
+    priority: int | None = None
+    decision: str | None = Field(default=None, description="The triage decision record as JSON.")
+    assigned_unit_id: str | None = Field(default=None, max_length=64)
+    assigned_unit_type: str | None = Field(default=None, max_length=20)
+    disposition: str | None = Field(default=None, max_length=40)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class TimelineEntry(SQLModel, table=True):
+    """One step of a call's lifecycle, with the details that came with it."""
+
+    __tablename__ = "intake_timeline"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="intake_calls.call_id", index=True, max_length=36)
+    status: str = Field(max_length=20)
+    at: datetime = Field(sa_type=UtcDateTime)
+    details: str = Field(default="{}", description="JSON of what the event added.")
+
+
+class IntakeOutbox(OutboxRecord, table=True):
+    __tablename__ = "intake_outbox"
+
+
+class IntakeProcessedEvent(ProcessedEventRecord, table=True):
+    __tablename__ = "intake_processed_events"

@@ -1,0 +1,103 @@
+"""The HTTP contract of intake: what CAD systems send and what the ledger shows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from dispatch_shared.events import AssignedUnit, CallStatus, Location, Route, ThreatLevel
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+
+NARRATIVE_MAX_CHARS = 10_000
+
+CadIncidentId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")
+]
+
+
+class Caller(BaseModel):
+    """Who called, as CAD recorded it. Never logged; purged by retention."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(max_length=200)] | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    callback_number: Annotated[str, Field(max_length=40)] | None = None
+
+
+class CallSubmission(BaseModel):
+    """A call posted by a CAD system. Needs a narrative, a call type, or both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cad_incident_id: CadIncidentId = Field(description="CAD's own incident id; reposting it is a no-op.")
+    call_type: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
+        default=None, description="CAD call type, e.g. an APCO code such as SUICTHRT."
+    )
+    narrative: Annotated[str, Field(max_length=NARRATIVE_MAX_CHARS)] = Field(
+        default="",
+        validate_default=True,
+        description="What the caller describes, as typed by the call-taker.",
+    )
+    location: Location | None = None
+    caller: Caller | None = None
+    received_at: datetime | None = Field(default=None, description="When CAD received it; now if omitted.")
+
+    @field_validator("narrative")
+    @classmethod
+    def _has_something_to_triage(cls, narrative: str, info: ValidationInfo) -> str:
+        # call_type is declared first, so it is already validated here.
+        if not narrative.strip() and not info.data.get("call_type"):
+            raise ValueError("a narrative is required when there is no call_type")
+        return narrative
+
+    @field_validator("received_at")
+    @classmethod
+    def _aware(cls, received_at: datetime | None) -> datetime | None:
+        if received_at is not None and received_at.tzinfo is None:
+            raise ValueError("received_at must include a timezone offset")
+        return received_at
+
+
+class CallAccepted(BaseModel):
+    """The answer to a submission."""
+
+    call_id: UUID
+    status: CallStatus
+
+
+class TimelineStep(BaseModel):
+    """One step of the call's lifecycle."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: CallStatus
+    at: datetime
+
+
+class LedgerRecord(BaseModel):
+    """A call and where it stands."""
+
+    call_id: UUID
+    cad_incident_id: str
+    status: CallStatus
+    call_type: str | None
+    location: Location | None
+    received_at: datetime
+    route: Route | None
+    threat_level: ThreatLevel | None
+    priority: int | None
+    assigned_unit: AssignedUnit | None
+    disposition: str | None
+    decision: dict[str, Any] | None = Field(description="The triage decision with its indicators.")
+    timeline: list[TimelineStep]
+
+
+class CallPage(BaseModel):
+    """A page of calls, newest first."""
+
+    items: list[LedgerRecord]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,6 @@
+"""``routing``: run the routing service."""
+
+from routing.app import main
+
+if __name__ == "__main__":
+    main()

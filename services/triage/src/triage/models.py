@@ -1,0 +1,33 @@
+"""triage's tables: one decision per call, and the outbox and inbox of its events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dispatch_shared.consumer import ProcessedEventRecord
+from dispatch_shared.db import UtcDateTime
+from dispatch_shared.events import utcnow
+from dispatch_shared.outbox import OutboxRecord
+from sqlmodel import Field, SQLModel
+
+
+class Decision(SQLModel, table=True):
+    """The decision triage made for a call; one per call, whatever the redeliveries."""
+
+    __tablename__ = "triage_decisions"
+
+    call_id: str = Field(primary_key=True, max_length=36)
+    route: str = Field(max_length=20, index=True)
+    threat_level: str = Field(max_length=20)
+    priority: int
+    policy_version: str = Field(max_length=64)
+    record: str = Field(description="The full decision record as JSON.")
+    decided_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class TriageOutbox(OutboxRecord, table=True):
+    __tablename__ = "triage_outbox"
+
+
+class TriageProcessedEvent(ProcessedEventRecord, table=True):
+    __tablename__ = "triage_processed_events"

@@ -1,0 +1,103 @@
+"""The call ledger on a real database: idempotent intake, ordered timeline, forward-only status."""
+
+from collections.abc import Iterator
+from uuid import UUID
+
+import pytest
+from dispatch_shared.db import make_engine, migrate, transaction
+from dispatch_shared.events import CallStatus
+from dispatch_shared.outbox import Outbox
+from intake import ledger
+from intake.app import MIGRATIONS
+from intake.models import IntakeOutbox
+from intake.schemas import CallSubmission
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from tests.factories import T0, later, routed, status_changed, submission, triaged
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    migrate(engine, migrations_dir=MIGRATIONS, service="intake")
+    yield engine
+    engine.dispose()
+
+
+def accept(engine: Engine, **overrides) -> UUID:
+    with transaction(engine) as session:
+        call = ledger.accept_call(
+            session,
+            submission=CallSubmission.model_validate(submission(**overrides)),
+            outbox=Outbox(IntakeOutbox, source="/dispatch/intake"),
+        )
+        return UUID(call.call_id)
+
+
+def test_accepting_a_call_writes_the_call_and_its_event_together(engine: Engine) -> None:
+    call_id = accept(engine, cad_incident_id="CAD-77")
+    with transaction(engine) as session:
+        rows = session.exec(select(IntakeOutbox)).all()
+        record = ledger.get_ledger(session, call_id)
+    assert [row.topic for row in rows] == ["dispatch.calls.received.v1"]
+    assert rows[0].key == str(call_id)
+    assert record.cad_incident_id == "CAD-77"
+    assert [step.status for step in record.timeline] == [CallStatus.RECEIVED]
+
+
+def test_events_arriving_out_of_order_still_give_an_ordered_timeline(engine: Engine) -> None:
+    call_id = accept(engine, received_at=T0.isoformat())
+    with transaction(engine) as session:
+        # Routed and status events overtake the triage event (different topics, no shared order).
+        ledger.record_routed(session, routed(call_id, at=later(2)))
+        ledger.record_status(session, status_changed(call_id, CallStatus.EN_ROUTE, later(3), unit_id="CL-1"))
+        ledger.record_triaged(session, triaged(call_id, at=later(1)))
+    with transaction(engine) as session:
+        record = ledger.get_ledger(session, call_id)
+    assert [step.status for step in record.timeline] == [
+        CallStatus.RECEIVED,
+        CallStatus.TRIAGED,
+        CallStatus.ASSIGNED,
+        CallStatus.EN_ROUTE,
+    ]
+    assert record.status == CallStatus.EN_ROUTE  # the late triage event did not move it back
+    assert record.route == "clinician_only"
+    assert record.assigned_unit is not None and record.assigned_unit.unit_id == "CL-1"
+    assert record.decision is not None and record.decision["rule"] == "R3_behavioral_no_threat"
+
+
+def test_resolution_records_the_disposition(engine: Engine) -> None:
+    call_id = accept(engine)
+    with transaction(engine) as session:
+        ledger.record_routed(session, routed(call_id, at=later(1)))
+        ledger.record_status(
+            session,
+            status_changed(call_id, CallStatus.RESOLVED, later(30), disposition="referred_to_services"),
+        )
+    with transaction(engine) as session:
+        record = ledger.get_ledger(session, call_id)
+    assert record.status == CallStatus.RESOLVED
+    assert record.disposition == "referred_to_services"
+
+
+def test_an_event_for_an_unknown_call_is_refused(engine: Engine) -> None:
+    from uuid import uuid4
+
+    with pytest.raises(ledger.UnknownCall), transaction(engine) as session:
+        ledger.record_triaged(session, triaged(uuid4()))
+
+
+def test_listing_filters_by_status_and_pages(engine: Engine) -> None:
+    ids = [accept(engine) for _ in range(3)]
+    with transaction(engine) as session:
+        ledger.record_routed(session, routed(ids[0], at=later(1), unit_id=None))
+    with transaction(engine) as session:
+        queued = ledger.list_calls(session, status=CallStatus.QUEUED)
+        first_page = ledger.list_calls(session, limit=2)
+        second_page = ledger.list_calls(session, limit=2, offset=2)
+    assert [item.call_id for item in queued.items] == [ids[0]]
+    assert first_page.total == 3 and len(first_page.items) == 2 and len(second_page.items) == 1
+    assert {i.call_id for i in first_page.items + second_page.items} == set(ids)
