@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -11,9 +12,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
+from aiokafka import AIOKafkaConsumer
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -118,3 +121,21 @@ class ServiceProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+async def collect(topic: str, *, count: int, timeout: float = 30, bootstrap: str = KAFKA) -> list[Any]:
+    """Read ``count`` records from the start of ``topic`` (all partitions), or fail after ``timeout``."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while len(records) < count:
+                batches = await consumer.getmany(timeout_ms=500)
+                for batch in batches.values():
+                    records.extend(batch)
+    except TimeoutError:
+        raise AssertionError(f"{topic}: {len(records)} of {count} records after {timeout}s") from None
+    finally:
+        await consumer.stop()
+    return records

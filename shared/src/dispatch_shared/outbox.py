@@ -62,10 +62,10 @@ class Outbox:
         return event_id
 
 
-def _message(row: OutboxRecord) -> KafkaMessage:
+def _message(row: OutboxRecord, topic: str) -> KafkaMessage:
     # Built from the stored row so a redelivery carries the same ce_id and time.
     headers = ce_headers(event_id=row.event_id, source=row.source, ce_type=row.ce_type, time=row.created_at)
-    return KafkaMessage(row.topic, row.key.encode(), row.payload.encode(), headers)
+    return KafkaMessage(topic, row.key.encode(), row.payload.encode(), headers)
 
 
 class OutboxRelay:

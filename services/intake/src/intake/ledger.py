@@ -147,7 +147,7 @@ def ledger_record(session: Session, call: Call) -> LedgerRecord:
         else None
     )
     unit = (
-        AssignedUnit(unit_id=call.assigned_unit_id, type=call.assigned_unit_type)  # type: ignore[arg-type]
+        AssignedUnit(unit_id=call.assigned_unit_id, type=call.assigned_unit_type)
         if call.assigned_unit_id
         else None
     )
@@ -158,13 +158,13 @@ def ledger_record(session: Session, call: Call) -> LedgerRecord:
         call_type=call.call_type,
         location=location,
         received_at=call.received_at,
-        route=call.route,  # type: ignore[arg-type]
-        threat_level=call.threat_level,  # type: ignore[arg-type]
+        route=call.route,
+        threat_level=call.threat_level,
         priority=call.priority,
         assigned_unit=unit,
         disposition=call.disposition,
         decision=json.loads(call.decision) if call.decision else None,
-        timeline=[TimelineStep(status=e.status, at=e.at, **json.loads(e.details)) for e in entries],  # type: ignore[arg-type]
+        timeline=[TimelineStep(status=e.status, at=e.at, **json.loads(e.details)) for e in entries],
     )
 
 
