@@ -15,9 +15,6 @@ from dispatch_shared.metrics import KAFKA_CONNECTED
 
 log = logging.getLogger(__name__)
 
-# Unit events are few; call topics get the configured partition count.
-_SINGLE_PARTITION = {Topic.UNITS_STATUS}
-
 
 def all_topics(namespace: str = "") -> list[str]:
     """Every topic of the contract and its dead-letter topic, under ``namespace``."""
@@ -25,7 +22,12 @@ def all_topics(namespace: str = "") -> list[str]:
 
 
 async def ensure_topics(
-    bootstrap_servers: str, *, partitions: int, namespace: str = "", timeout: float = 10
+    bootstrap_servers: str,
+    *,
+    partitions: int,
+    replication_factor: int = 1,
+    namespace: str = "",
+    timeout: float = 10,
 ) -> None:
     """Create any missing contract topic; auto-creation is off on our brokers on purpose."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
@@ -35,8 +37,8 @@ async def ensure_topics(
         missing = [
             NewTopic(
                 name=name,
-                num_partitions=1 if name in _SINGLE_PARTITION or name.endswith(".dlq") else partitions,
-                replication_factor=1,
+                num_partitions=1 if name.endswith(".dlq") else partitions,  # dead letters are rare
+                replication_factor=replication_factor,
             )
             for name in all_topics(namespace)
             if name not in existing
@@ -55,11 +57,18 @@ class KafkaLink:
     """
 
     def __init__(
-        self, bootstrap_servers: str, *, client_id: str, partitions: int, namespace: str = ""
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        partitions: int,
+        replication_factor: int = 1,
+        namespace: str = "",
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
         self.partitions = partitions
+        self.replication_factor = replication_factor
         self.namespace = namespace
         self._producer: AIOKafkaProducer | None = None
         self._connected = asyncio.Event()
@@ -102,7 +111,10 @@ class KafkaLink:
             )
             try:
                 await ensure_topics(
-                    self.bootstrap_servers, partitions=self.partitions, namespace=self.namespace
+                    self.bootstrap_servers,
+                    partitions=self.partitions,
+                    replication_factor=self.replication_factor,
+                    namespace=self.namespace,
                 )
                 await producer.start()
             except (KafkaError, OSError, TimeoutError) as exc:

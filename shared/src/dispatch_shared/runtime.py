@@ -42,6 +42,7 @@ class ServiceRuntime:
             settings.kafka_bootstrap_servers,
             client_id=settings.service_name,
             partitions=settings.kafka_topic_partitions,
+            replication_factor=settings.kafka_replication_factor,
             namespace=settings.kafka_namespace,
         )
         self.outbox = Outbox(outbox_table, source=f"/dispatch/{settings.service_name}")

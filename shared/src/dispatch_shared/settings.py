@@ -40,6 +40,7 @@ class ServiceSettings(BaseSettings):
         description="Prefix for topic and group names; empty in production. Tests use it to isolate runs.",
     )
     kafka_topic_partitions: int = Field(default=6, ge=1, description="Partitions for call topics.")
+    kafka_replication_factor: int = Field(default=1, ge=1, description="Replicas for created topics.")
     log_level: str = Field(default="INFO")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
     outbox_poll_seconds: float = Field(default=0.5, gt=0, description="Relay poll interval.")
