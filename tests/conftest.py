@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import KAFKA, POSTGRES_URL, create_postgres_database, drop_postgres_database, kafka_reachable, unique
+from tests.stack import (
+    KAFKA,
+    POSTGRES_URL,
+    create_postgres_database,
+    drop_postgres_database,
+    kafka_reachable,
+    unique,
+)
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -39,9 +39,7 @@ def decision(**overrides: Any) -> TriageDecision:
 
 
 def triaged(call_id: UUID, at: datetime = T0, **overrides: Any) -> CallTriaged:
-    return CallTriaged(
-        call_id=call_id, decision=decision(**overrides), received_at=T0, triaged_at=at
-    )
+    return CallTriaged(call_id=call_id, decision=decision(**overrides), received_at=T0, triaged_at=at)
 
 
 def routed(call_id: UUID, at: datetime = T0, unit_id: str | None = "CL-1") -> CallRouted:

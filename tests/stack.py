@@ -23,6 +23,16 @@ VENV_BIN = Path(sys.executable).parent
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
 
+# Keys the tests configure on every service they start (API_KEYS); one per role.
+TEST_KEYS = {role: f"{role}-test-key-0123456789abcdef" for role in ("cad", "console", "unit", "ops")}
+API_KEYS = ",".join(f"{role}:{key}" for role, key in TEST_KEYS.items())
+
+
+def auth(role: str) -> dict[str, str]:
+    """Headers that authenticate as ``role``."""
+    return {"Authorization": f"Bearer {TEST_KEYS[role]}"}
+
+
 SERVICE_COMMANDS = {
     "intake": [str(VENV_BIN / "intake")],
     "triage": [str(VENV_BIN / "triage"), "serve"],
@@ -83,7 +93,11 @@ class ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            SERVICE_COMMANDS[self.name], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.log_path.parent
+            SERVICE_COMMANDS[self.name],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.log_path.parent,
         )
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -125,7 +139,9 @@ class ServiceProcess:
 
 async def collect(topic: str, *, count: int, timeout: float = 30, bootstrap: str = KAFKA) -> list[Any]:
     """Read ``count`` records from the start of ``topic`` (all partitions), or fail after ``timeout``."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
     await consumer.start()
     records: list[Any] = []
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import ServiceProcess
+from tests.stack import API_KEYS, ServiceProcess
 
 
 class Stack:
@@ -20,6 +20,7 @@ class Stack:
             "KAFKA_NAMESPACE": namespace,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "OUTBOX_POLL_SECONDS": "0.2",
+            "API_KEYS": API_KEYS,
         }
         self.namespace = namespace
         self.services = {

@@ -9,7 +9,7 @@ from dispatch_shared.events import CallRouted, Topic
 
 from tests.e2e.conftest import Stack
 from tests.factories import submission
-from tests.stack import collect
+from tests.stack import auth, collect
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 def wait_for_ledger(client: httpx.Client, call_id: str, field: str, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        record = client.get(f"/v1/calls/{call_id}").json()
+        record = client.get(f"/v1/calls/{call_id}", headers=auth("console")).json()
         if record.get(field):
             return record
         time.sleep(0.2)
@@ -27,7 +27,7 @@ def wait_for_ledger(client: httpx.Client, call_id: str, field: str, timeout: flo
 async def test_a_posted_call_is_routed_and_shows_in_the_ledger(stack: Stack) -> None:
     narrative = "Caller says her brother is hearing voices and is scared, no weapons."
     with httpx.Client(base_url=stack["intake"].url, timeout=10) as client:
-        posted = client.post("/v1/calls", json=submission(narrative=narrative))
+        posted = client.post("/v1/calls", json=submission(narrative=narrative), headers=auth("cad"))
         assert posted.status_code == 202, posted.text
         call_id = posted.json()["call_id"]
 
@@ -47,9 +47,11 @@ async def test_a_posted_call_is_routed_and_shows_in_the_ledger(stack: Stack) -> 
 async def test_reposting_the_same_incident_returns_the_same_call(stack: Stack) -> None:
     payload = submission()
     with httpx.Client(base_url=stack["intake"].url, timeout=10) as client:
-        first = client.post("/v1/calls", json=payload)
-        second = client.post("/v1/calls", json=payload)
-        listed = client.get("/v1/calls", params={"cad_incident_id": payload["cad_incident_id"]}).json()
+        first = client.post("/v1/calls", json=payload, headers=auth("cad"))
+        second = client.post("/v1/calls", json=payload, headers=auth("cad"))
+        listed = client.get(
+            "/v1/calls", params={"cad_incident_id": payload["cad_incident_id"]}, headers=auth("console")
+        ).json()
     assert (first.status_code, second.status_code) == (202, 200)
     assert first.json()["call_id"] == second.json()["call_id"]
     assert listed["total"] == 1

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatch_shared.auth import KeyRing, load_api_keys
 from dispatch_shared.logs import configure_logging
 from dispatch_shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from dispatch_shared.runtime import ServiceRuntime
@@ -77,6 +78,7 @@ def create_service_app(
     configure_logging(settings.service_name, settings.log_level)
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.keyring = KeyRing(load_api_keys(settings))
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Any]) -> Response:

@@ -41,6 +41,11 @@ class ServiceSettings(BaseSettings):
     )
     kafka_topic_partitions: int = Field(default=6, ge=1, description="Partitions for call topics.")
     kafka_replication_factor: int = Field(default=1, ge=1, description="Replicas for created topics.")
+    api_keys: str = Field(
+        default="",
+        repr=False,
+        description="role:key,role:key,... (roles cad, console, unit, ops); required in production.",
+    )
     log_level: str = Field(default="INFO")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
     outbox_poll_seconds: float = Field(default=0.5, gt=0, description="Relay poll interval.")

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Annotated
 from uuid import UUID
 
+from dispatch_shared.auth import Role, require
 from dispatch_shared.consumer import handles
 from dispatch_shared.db import transaction
 from dispatch_shared.events import CallRouted, CallStatus, CallStatusChanged, CallTriaged, Route, Topic
 from dispatch_shared.http import create_service_app, serve
+from dispatch_shared.ratelimit import RateLimiter, rate_limited
 from dispatch_shared.runtime import ServiceRuntime
 from dispatch_shared.settings import ServiceSettings
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
@@ -30,6 +32,10 @@ class IntakeSettings(ServiceSettings):
 
     service_name: str = "intake"
     port: int = Field(default=8001, validation_alias="INTAKE_PORT", ge=1, le=65535)
+    rate_limit_per_minute: int = Field(
+        default=600, ge=0, description="Calls each API key may post per minute (0: no limit)."
+    )
+    rate_limit_burst: int = Field(default=100, ge=1, description="Posts a key may make at once.")
 
 
 def get_runtime(request: Request) -> ServiceRuntime:
@@ -69,6 +75,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    if settings.rate_limit_per_minute:
+        app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
 
     @app.post(
         "/v1/calls",
@@ -76,6 +84,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         tags=["calls"],
         summary="Submit a call (idempotent on cad_incident_id)",
         responses={200: {"model": CallAccepted, "description": "Already received: the same call"}},
+        dependencies=[Depends(require(Role.CAD)), Depends(rate_limited)],
     )
     def submit_call(submission: CallSubmission, response: Response, runtime: RuntimeDep) -> CallAccepted:
         try:
@@ -96,7 +105,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         runtime.relay.wake()
         return accepted
 
-    @app.get("/v1/calls/{call_id}", tags=["calls"], summary="A call's ledger record and timeline")
+    @app.get(
+        "/v1/calls/{call_id}",
+        tags=["calls"],
+        summary="A call's ledger record and timeline",
+        dependencies=[Depends(require(Role.CONSOLE))],
+    )
     def get_call(call_id: UUID, runtime: RuntimeDep) -> LedgerRecord:
         with transaction(runtime.engine) as session:
             try:
@@ -104,7 +118,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             except ledger.UnknownCall:
                 raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
 
-    @app.get("/v1/calls", tags=["calls"], summary="List calls, newest first")
+    @app.get(
+        "/v1/calls",
+        tags=["calls"],
+        summary="List calls, newest first",
+        dependencies=[Depends(require(Role.CONSOLE))],
+    )
     def list_calls(
         runtime: RuntimeDep,
         status: CallStatus | None = None,

@@ -10,13 +10,14 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
 
+from dispatch_shared.auth import Role, require
 from dispatch_shared.consumer import handles
 from dispatch_shared.events import CallReceived, Topic, TriageDecision
 from dispatch_shared.http import create_service_app
 from dispatch_shared.http import serve as serve_app
 from dispatch_shared.runtime import ServiceRuntime
 from dispatch_shared.settings import ServiceSettings
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
@@ -88,11 +89,21 @@ def create_app(settings: TriageSettings | None = None, store: PolicyStore | None
     )
     app.state.runtime = runtime
 
-    @app.post("/v1/triage/preview", tags=["triage"], summary="Classify a call without side effects")
+    @app.post(
+        "/v1/triage/preview",
+        tags=["triage"],
+        summary="Classify a call without side effects",
+        dependencies=[Depends(require(Role.CAD, Role.CONSOLE, Role.OPS))],
+    )
     def preview(request: PreviewRequest) -> TriageDecision:
         return classify(request.narrative, request.call_type, policy=policies.current)
 
-    @app.get("/v1/policy", tags=["triage"], summary="The policy in force: version and summary")
+    @app.get(
+        "/v1/policy",
+        tags=["triage"],
+        summary="The policy in force: version and summary",
+        dependencies=[Depends(require(Role.OPS))],
+    )
     def policy() -> dict[str, Any]:
         return policies.summary()
 
