@@ -101,3 +101,32 @@ def test_listing_filters_by_status_and_pages(engine: Engine) -> None:
     assert [item.call_id for item in queued.items] == [ids[0]]
     assert first_page.total == 3 and len(first_page.items) == 2 and len(second_page.items) == 1
     assert {i.call_id for i in first_page.items + second_page.items} == set(ids)
+
+
+def test_retention_purges_narratives_and_caller_but_keeps_the_record(engine: Engine) -> None:
+    from datetime import timedelta
+
+    from dispatch_shared.events import utcnow
+    from intake.models import Call
+    from intake.retention import purge
+
+    old = accept(engine, received_at=T0.isoformat(), caller={"name": "Pat", "phone": "555-0100"})
+    new = accept(engine, received_at=utcnow().isoformat())
+    with transaction(engine) as session:
+        ledger.record_triaged(session, triaged(old, at=later(1)))
+        for row in session.exec(select(IntakeOutbox)):
+            row.sent_at = utcnow()  # both delivered; only the old one is past retention
+            if row.key == str(old):
+                row.created_at = T0
+
+    purged = purge(engine, utcnow() - timedelta(days=1))
+
+    assert purged.calls == 1
+    with transaction(engine) as session:
+        kept, recent = session.get(Call, str(old)), session.get(Call, str(new))
+        record = ledger.get_ledger(session, old)
+        payloads = [row.payload for row in session.exec(select(IntakeOutbox))]
+    assert kept is not None and kept.narrative is None and kept.caller is None
+    assert record.route == "clinician_only" and record.decision is not None  # decisions stay
+    assert recent is not None and recent.narrative == "Man hearing voices"
+    assert purged.events == 1 and len(payloads) == 1 and str(new) in payloads[0]

@@ -35,3 +35,13 @@ def test_a_narrative_or_a_call_type_is_enough() -> None:
 )
 def test_bad_input_names_the_field_at_fault(payload: dict, field: str) -> None:
     assert field in error_fields(payload)
+
+
+def test_text_is_normalised_and_invisible_characters_dropped() -> None:
+    call = CallSubmission(
+        cad_incident_id="A",
+        narrative="Cafe\u0301 owner says\u200b man is\x00 yelling\r\nat cars",
+        call_type=" MNTL\u202e ",
+    )
+    assert call.narrative == "Caf\u00e9 owner says man is yelling\nat cars"
+    assert call.call_type == "MNTL"

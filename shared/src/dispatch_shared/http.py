@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dispatch_shared.auth import KeyRing, load_api_keys
@@ -90,6 +91,14 @@ def create_service_app(
         return response
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        # The database is away (restart, failover): nothing was stored; the client should retry.
+        log.warning("database unavailable", extra={"error": exc.__class__.__name__})
+        return JSONResponse(
+            {"detail": "database unavailable, retry shortly"}, status_code=503, headers={"Retry-After": "1"}
+        )
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -11,7 +14,15 @@ from uuid import UUID
 from dispatch_shared.auth import Role, require
 from dispatch_shared.consumer import handles
 from dispatch_shared.db import transaction
-from dispatch_shared.events import CallRouted, CallStatus, CallStatusChanged, CallTriaged, Route, Topic
+from dispatch_shared.events import (
+    CallRouted,
+    CallStatus,
+    CallStatusChanged,
+    CallTriaged,
+    Route,
+    Topic,
+    utcnow,
+)
 from dispatch_shared.http import create_service_app, serve
 from dispatch_shared.ratelimit import RateLimiter, rate_limited
 from dispatch_shared.runtime import ServiceRuntime
@@ -22,9 +33,11 @@ from sqlalchemy.exc import IntegrityError
 
 from intake import ledger
 from intake.models import IntakeOutbox, IntakeProcessedEvent
+from intake.retention import purge
 from intake.schemas import CallAccepted, CallPage, CallSubmission, LedgerRecord
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 class IntakeSettings(ServiceSettings):
@@ -36,6 +49,10 @@ class IntakeSettings(ServiceSettings):
         default=600, ge=0, description="Calls each API key may post per minute (0: no limit)."
     )
     rate_limit_burst: int = Field(default=100, ge=1, description="Posts a key may make at once.")
+    retention_days: float = Field(
+        default=30, gt=0, description="Days narratives and caller details are kept before purging."
+    )
+    retention_check_seconds: float = Field(default=3600, gt=0, description="How often retention runs.")
 
 
 def get_runtime(request: Request) -> ServiceRuntime:
@@ -62,10 +79,20 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         },
     )
 
+    async def enforce_retention() -> None:
+        while True:
+            cutoff = utcnow() - timedelta(days=settings.retention_days)
+            purged = await asyncio.to_thread(purge, runtime.engine, cutoff)
+            if purged.calls or purged.events:
+                log.info("retention purge", extra={"calls": purged.calls, "events": purged.events})
+            await asyncio.sleep(settings.retention_check_seconds)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        retention = asyncio.create_task(enforce_retention(), name="retention")
         yield
+        retention.cancel()
         await runtime.stop()
 
     app = create_service_app(

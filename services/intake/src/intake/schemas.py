@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from dispatch_shared.events import AssignedUnit, CallStatus, Location, Route, ThreatLevel
+from dispatch_shared.text import CleanText
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 NARRATIVE_MAX_CHARS = 10_000
@@ -21,9 +22,9 @@ class Caller(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(max_length=200)] | None = None
-    phone: Annotated[str, Field(max_length=40)] | None = None
-    callback_number: Annotated[str, Field(max_length=40)] | None = None
+    name: Annotated[CleanText, Field(max_length=200)] | None = None
+    phone: Annotated[CleanText, Field(max_length=40)] | None = None
+    callback_number: Annotated[CleanText, Field(max_length=40)] | None = None
 
 
 class CallSubmission(BaseModel):
@@ -32,10 +33,10 @@ class CallSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cad_incident_id: CadIncidentId = Field(description="CAD's own incident id; reposting it is a no-op.")
-    call_type: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
+    call_type: Annotated[CleanText, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
         default=None, description="CAD call type, e.g. an APCO code such as SUICTHRT."
     )
-    narrative: Annotated[str, Field(max_length=NARRATIVE_MAX_CHARS)] = Field(
+    narrative: Annotated[CleanText, Field(max_length=NARRATIVE_MAX_CHARS)] = Field(
         default="",
         validate_default=True,
         description="What the caller describes, as typed by the call-taker.",

@@ -1,0 +1,49 @@
+"""Retention: narratives and caller details are kept only as long as they are needed.
+
+Decisions, routes, timelines and dispositions stay for insights; the health information in the
+narrative, the caller's details and the raw event payloads that carried them are purged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from dispatch_shared.db import transaction
+from sqlalchemy import delete, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+from intake.models import Call, IntakeOutbox, IntakeProcessedEvent
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What one retention pass removed."""
+
+    calls: int
+    events: int
+
+
+def purge_before(session: Session, cutoff: datetime) -> Purged:
+    """Remove narratives, caller details and delivered payloads of calls received before ``cutoff``."""
+    calls = session.exec(
+        update(Call)
+        .where(
+            col(Call.received_at) < cutoff, col(Call.narrative).is_not(None) | col(Call.caller).is_not(None)
+        )
+        .values(narrative=None, caller=None)
+    )
+    events = session.exec(
+        delete(IntakeOutbox).where(
+            col(IntakeOutbox.created_at) < cutoff, col(IntakeOutbox.sent_at).is_not(None)
+        )
+    )
+    session.exec(delete(IntakeProcessedEvent).where(col(IntakeProcessedEvent.processed_at) < cutoff))
+    return Purged(calls=calls.rowcount, events=events.rowcount)
+
+
+def purge(engine: Engine, cutoff: datetime) -> Purged:
+    """One retention pass in its own transaction."""
+    with transaction(engine) as session:
+        return purge_before(session, cutoff)
