@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import OperationalError
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dispatch_shared.auth import KeyRing, load_api_keys
@@ -24,10 +25,6 @@ from dispatch_shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-
-
-class BodyTooLarge(Exception):
-    """The request body passed the configured limit."""
 
 
 class BodyLimitMiddleware:
@@ -46,19 +43,29 @@ class BodyLimitMiddleware:
             await self._reject(scope, receive, send)
             return
         seen = 0
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, rejected
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise BodyTooLarge
+            if seen > self.max_bytes and not rejected:
+                # Answer now and tell the app the client left: frameworks turn exceptions raised
+                # while reading a body into a 400 of their own, which would hide the 413.
+                rejected = True
+                await self._reject(scope, receive, send)
+                return {"type": "http.disconnect"}
             return message
 
+        async def guarded_send(message: Message) -> None:
+            if not rejected:
+                await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
-        except BodyTooLarge:
-            await self._reject(scope, receive, send)
+            await self.app(scope, limited_receive, guarded_send)
+        except ClientDisconnect:
+            if not rejected:
+                raise
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse(
