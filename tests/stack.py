@@ -91,14 +91,14 @@ class ServiceProcess:
     def start(self) -> None:
         env = {**os.environ, **self.env, f"{self.name.upper()}_PORT": str(self.port)}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            SERVICE_COMMANDS[self.name],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.log_path.parent,
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                SERVICE_COMMANDS[self.name],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.log_path.parent,
+            )
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -6,6 +6,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 
+deploy/local/browser.sh  # headless Chromium for the console test (Debian packages)
+
 started_kafka=0
 if ! deploy/local/kafka.sh status >/dev/null 2>&1; then
   deploy/local/kafka.sh start

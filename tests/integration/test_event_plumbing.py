@@ -108,7 +108,9 @@ async def test_a_redelivered_event_is_applied_once(engine: Engine, kafka: KafkaL
     other = accept(engine)
     last = encode(triaged(other), source="/test")
     # Same key as the duplicates, so it lands on their partition and is applied after both.
-    await kafka.send_batch([KafkaMessage(kafka.topic_name(last.topic), message.key, last.value, last.headers)])
+    await kafka.send_batch(
+        [KafkaMessage(kafka.topic_name(last.topic), message.key, last.value, last.headers)]
+    )
 
     await run_consumer(engine, kafka, until=lambda: CallStatus.TRIAGED in timeline(engine, other))
 

@@ -1,22 +1,29 @@
-"""routing's HTTP API and event handler: turns triaged calls into dispatched (or queued) calls."""
+"""routing's HTTP API and event handler: turns triaged calls into dispatched units and tracks them."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
+from dispatch_shared.auth import Role, require
 from dispatch_shared.consumer import handles
-from dispatch_shared.events import CallTriaged, Topic
+from dispatch_shared.events import CallTriaged, Route, Topic, UnitType
 from dispatch_shared.http import create_service_app, serve
 from dispatch_shared.runtime import ServiceRuntime
 from dispatch_shared.settings import ServiceSettings
-from fastapi import FastAPI
-from pydantic import Field
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from pydantic import Field, field_validator
 from sqlmodel import Session
 
+from routing import dispatch
+from routing.api import calls, console, insights, units
+from routing.assignment import DEFAULT_FALLBACKS, validate_chains
 from routing.models import RoutingOutbox, RoutingProcessedEvent
-from routing.service import route_call
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -26,14 +33,72 @@ class RoutingSettings(ServiceSettings):
 
     service_name: str = "routing"
     port: int = Field(default=8003, validation_alias="ROUTING_PORT", ge=1, le=65535)
+    fallbacks: dict[Route, tuple[UnitType, ...]] = Field(
+        default=DEFAULT_FALLBACKS,
+        validation_alias="ROUTING_FALLBACKS",
+        description=(
+            "Unit types that may serve each route, most preferred first, as JSON, e.g. "
+            '{"clinician_only": ["clinician", "co_response"], "co_response": ["co_response", "police"], '
+            '"police": ["police"]}. Every route needs at least one type.'
+        ),
+    )
+    stream_poll_seconds: float = Field(default=0.5, gt=0, le=10, description="How often the stream looks.")
+    stream_heartbeat_seconds: float = Field(default=15, gt=0, description="Idle time before a keep-alive.")
+    stream_retry_ms: int = Field(default=2000, ge=100, description="Reconnect delay the stream advises.")
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _complete_chains(
+        cls, fallbacks: dict[Route, tuple[UnitType, ...]]
+    ) -> dict[Route, tuple[UnitType, ...]]:
+        return validate_chains(fallbacks)
+
+
+def _routers() -> list[tuple[APIRouter, tuple[Role, ...]]]:
+    """Each router with the roles that may use it (see ``dispatch_shared.auth``)."""
+    return [
+        (units.reads, (Role.CONSOLE, Role.OPS)),
+        (units.changes, (Role.OPS,)),
+        (units.reports, (Role.UNIT, Role.OPS)),
+        (calls.reads, (Role.CONSOLE,)),
+        # Dispatchers relay units' radio reports from the console, so the console may report too.
+        (calls.lifecycle, (Role.UNIT, Role.CONSOLE)),
+        (insights.router, (Role.OPS,)),
+    ]
+
+
+class StreamGate:
+    """Tells open event streams that the server is stopping.
+
+    uvicorn waits for open responses before it shuts down, and an event stream never ends on its
+    own, so streams would hold every shutdown to the graceful timeout. The first SIGTERM or SIGINT
+    closes the gate, the streams end, and the browsers reconnect elsewhere with Last-Event-ID.
+    """
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close_on_exit_signals(self) -> None:
+        """Chain onto the server's SIGTERM and SIGINT handlers (only possible on the main thread)."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+
+            def handler(sig: int, frame: FrameType | None, previous: Any = previous) -> None:
+                self.closed = True  # a plain flag: safe to set from a signal handler
+                if callable(previous):
+                    previous(sig, frame)
+
+            with suppress(ValueError):  # not the main thread, e.g. under a test client
+                signal.signal(signum, handler)
 
 
 def create_app(settings: RoutingSettings | None = None) -> FastAPI:
     """Build the routing app; settings come from the environment unless given."""
     settings = settings or RoutingSettings()
+    chains = settings.fallbacks
 
-    def on_triaged(session: Session, call: CallTriaged) -> None:
-        route_call(session, call=call, outbox=runtime.outbox)
+    def on_triaged(session: Session, event: CallTriaged) -> None:
+        dispatch.route_call(session, event=event, chains=chains, outbox=runtime.outbox)
 
     runtime = ServiceRuntime(
         settings,
@@ -43,19 +108,34 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         handlers={Topic.CALLS_TRIAGED: handles(CallTriaged, on_triaged)},
     )
 
+    gate = StreamGate()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gate.close_on_exit_signals()
         await runtime.start()
         yield
+        gate.closed = True
         await runtime.stop()
 
     app = create_service_app(
         title="routing",
-        description="Assigns units to triaged calls and tracks them to resolution.",
+        description=(
+            "Assigns units to triaged calls (nearest of the type the route needs, with a fallback chain, "
+            "queued when none can serve), tracks them to resolution, and serves consoles and insights."
+        ),
         settings=settings,
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.fallbacks = chains
+    app.state.stream_gate = gate
+    for router, roles in _routers():
+        app.include_router(router, dependencies=[Depends(require(*roles))])
+    # EventSource cannot send headers: the stream alone also reads ?access_token=.
+    app.include_router(console.stream, dependencies=[Depends(require(Role.CONSOLE, query_token=True))])
+    app.include_router(console.page)
+    app.mount("/console/assets", StaticFiles(directory=console.CONSOLE_DIR), name="console-assets")
     return app
 
 

@@ -1,4 +1,4 @@
-"""routing's tables: the calls it routes, and the outbox and inbox of its events."""
+"""routing's tables: its calls, its unit roster, the dispatch lock, and the outbox and inbox of its events."""
 
 from __future__ import annotations
 
@@ -8,11 +8,16 @@ from dispatch_shared.consumer import ProcessedEventRecord
 from dispatch_shared.db import UtcDateTime
 from dispatch_shared.events import utcnow
 from dispatch_shared.outbox import OutboxRecord
+from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
 
 class RoutedCall(SQLModel, table=True):
-    """A triaged call routing is responsible for, from queue to resolution."""
+    """A triaged call routing is responsible for, from queue to resolution.
+
+    ``version`` grows with every change; lifecycle updates are conditional on the status they
+    read, so two racing updates of one call cannot both apply.
+    """
 
     __tablename__ = "routing_calls"
 
@@ -23,8 +28,62 @@ class RoutedCall(SQLModel, table=True):
     clinician_followup: bool = False
     lat: float | None = None
     lon: float | None = None
+    address: str | None = Field(default=None, max_length=500)
+    threat_level: str | None = Field(default=None, max_length=20)
+    crisis: bool = False
+    needs_review: bool = False
+    ems_required: bool = False
+    decision: str | None = Field(default=None, sa_type=Text, description="Triage decision record as JSON.")
+    unit_id: str | None = Field(default=None, max_length=64, index=True)
+    unit_type: str | None = Field(default=None, max_length=20)
+    fallback_used: bool = False
+    distance_km: float | None = None
+    disposition: str | None = Field(default=None, max_length=40)
+    use_of_force: bool | None = None
+    notes: str | None = Field(default=None, sa_type=Text)
     received_at: datetime = Field(sa_type=UtcDateTime)
     routed_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    assigned_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    en_route_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    on_scene_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    version: int = 0
+
+
+class RoutingUnit(SQLModel, table=True):
+    """A unit on the roster: what it is, where it is, and what it is doing.
+
+    A unit is claimed for a call only by a conditional update from ``available``, so it can
+    never be sent to two calls, even by two routing instances.
+    """
+
+    __tablename__ = "routing_units"
+
+    unit_id: str = Field(primary_key=True, max_length=64)
+    type: str = Field(max_length=20, index=True)
+    name: str = Field(max_length=100)
+    status: str = Field(max_length=20, index=True)
+    lat: float | None = None
+    lon: float | None = None
+    current_call_id: str | None = Field(default=None, max_length=36)
+    available_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    version: int = 0
+
+
+class DispatchLock(SQLModel, table=True):
+    """One row that every dispatch decision updates first, so decisions happen one at a time.
+
+    Without it, a call queued in one transaction and a unit freed in another (each blind to the
+    other's uncommitted row) would leave a waiting call beside an idle unit.
+    """
+
+    __tablename__ = "routing_dispatch_lock"
+
+    id: int = Field(primary_key=True)
+    decisions: int = 0
 
 
 class RoutingOutbox(OutboxRecord, table=True):

@@ -1,0 +1,56 @@
+"""Outcome evidence for agencies: outcomes per route, and places with repeated crisis calls."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from routing import calls, insights
+from routing.api.deps import SessionDep, unprocessable
+from routing.schemas import OutcomeReport, RepeatLocationReport
+
+router = APIRouter(tags=["insights"])
+"""Insights (operations)."""
+
+SinceQuery = Annotated[datetime | None, Query(description="Start of the window (received time), inclusive.")]
+UntilQuery = Annotated[datetime | None, Query(description="End of the window, exclusive; now if omitted.")]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # naive means UTC
+
+
+def window(since: datetime | None, until: datetime | None, *, default_days: int) -> tuple[datetime, datetime]:
+    """The [since, until) window, defaulting to the last ``default_days`` days."""
+    end = _aware(until) if until is not None else datetime.now(UTC)
+    start = _aware(since) if since is not None else end - timedelta(days=default_days)
+    if start >= end:
+        raise unprocessable(("query", "since"), "since must be before until")
+    return start, end
+
+
+@router.get(
+    "/v1/insights/outcomes", summary="Per route: dispositions, arrest/force/referral rates, median times"
+)
+def outcomes(session: SessionDep, since: SinceQuery = None, until: UntilQuery = None) -> OutcomeReport:
+    start, end = window(since, until, default_days=30)
+    records = calls.outcome_records(session, since=start, until=end)
+    return OutcomeReport(since=start, until=end, routes=insights.summarize_outcomes(records))
+
+
+@router.get("/v1/insights/repeat-locations", summary="Places with repeated crisis calls: an outreach list")
+def repeat_locations(
+    session: SessionDep,
+    since: SinceQuery = None,
+    until: UntilQuery = None,
+    min_calls: Annotated[
+        int, Query(ge=2, le=1000, description="Crisis calls a place needs to be listed.")
+    ] = 2,
+) -> RepeatLocationReport:
+    start, end = window(since, until, default_days=90)
+    found = insights.repeat_locations(
+        calls.crisis_calls(session, since=start, until=end), min_calls=min_calls
+    )
+    return RepeatLocationReport(since=start, until=end, min_calls=min_calls, places=found)

@@ -1,0 +1,221 @@
+"""A routed call's lifecycle (en route, on scene, resolved, cancelled) and the queries over calls.
+
+A lifecycle update is applied with a conditional update on the status it was checked against:
+when two updates of one call race, one applies and the other is re-checked against what won.
+Closing a call frees its unit, which then takes the most urgent queued call it can serve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from dispatch_shared.events import (
+    CallStatus,
+    CallStatusChanged,
+    Disposition,
+    Route,
+    UnitStatus,
+    utcnow,
+)
+from dispatch_shared.outbox import Outbox
+from sqlalchemy import ColumnElement, and_, func
+from sqlmodel import Session, col, select, update
+
+from routing.assignment import FallbackChains
+from routing.dispatch import publish_unit, take_dispatch_lock, take_next_call
+from routing.insights import CallOutcome, CrisisCall
+from routing.lifecycle import CLOSED, REPORTABLE, check_transition, unit_status_for
+from routing.models import RoutedCall, RoutingUnit
+
+__all__ = [
+    "StatusReport",
+    "UnknownCall",
+    "crisis_calls",
+    "get_call",
+    "list_calls",
+    "outcome_records",
+    "report_status",
+]
+
+_TIMESTAMP = {
+    CallStatus.EN_ROUTE: "en_route_at",
+    CallStatus.ON_SCENE: "on_scene_at",
+    CallStatus.RESOLVED: "resolved_at",
+    CallStatus.CANCELLED: "cancelled_at",
+}
+
+# A racing update that keeps winning is re-checked this many times before giving up.
+_ATTEMPTS = 5
+
+
+class UnknownCall(LookupError):
+    """routing has no call with this id (not triaged yet, or never)."""
+
+
+class ConcurrentUpdate(RuntimeError):
+    """The call kept changing under this update; the client may retry."""
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """A lifecycle step reported by a unit or a dispatcher."""
+
+    status: CallStatus
+    disposition: Disposition | None = None
+    use_of_force: bool | None = None
+    notes: str | None = None
+
+
+def get_call(session: Session, call_id: str) -> RoutedCall:
+    """The call, or UnknownCall."""
+    call = session.get(RoutedCall, call_id)
+    if call is None:
+        raise UnknownCall(call_id)
+    return call
+
+
+def _apply_step(session: Session, call: RoutedCall, report: StatusReport, at: datetime) -> bool:
+    """Move the call if it still has the status it was checked against."""
+    values: dict[str, object] = {
+        "status": report.status,
+        _TIMESTAMP[report.status]: at,
+        "updated_at": at,
+        "version": RoutedCall.version + 1,
+    }
+    if report.status in CLOSED:
+        values |= {"disposition": report.disposition, "use_of_force": report.use_of_force}
+    if report.notes is not None:
+        values["notes"] = report.notes
+    result = session.exec(
+        update(RoutedCall)
+        .where(col(RoutedCall.call_id) == call.call_id, col(RoutedCall.status) == call.status)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _move_unit(
+    session: Session, *, call: RoutedCall, chains: FallbackChains, outbox: Outbox, at: datetime
+) -> None:
+    """Keep the assigned unit in step with its call; a closed call frees it for the queue."""
+    if call.unit_id is None:
+        return
+    status = unit_status_for(CallStatus(call.status))
+    values: dict[str, object] = {"status": status, "updated_at": at, "version": RoutingUnit.version + 1}
+    if status is UnitStatus.AVAILABLE:
+        values |= {"current_call_id": None, "available_since": at}
+    if call.status == CallStatus.ON_SCENE and call.lat is not None and call.lon is not None:
+        values |= {"lat": call.lat, "lon": call.lon}  # the unit is where the call is now
+    result = session.exec(
+        update(RoutingUnit)
+        .where(col(RoutingUnit.unit_id) == call.unit_id, col(RoutingUnit.current_call_id) == call.call_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return  # the unit was re-registered away from this call; nothing of ours to move
+    unit = session.get(RoutingUnit, call.unit_id, populate_existing=True)
+    assert unit is not None
+    publish_unit(session, unit=unit, outbox=outbox, at=at)
+    if status is UnitStatus.AVAILABLE:
+        take_next_call(session, unit=unit, chains=chains, outbox=outbox, at=at)
+
+
+def report_status(
+    session: Session, *, call_id: str, report: StatusReport, chains: FallbackChains, outbox: Outbox
+) -> RoutedCall:
+    """Apply a lifecycle step; raises UnknownCall, TransitionNotAllowed or ConcurrentUpdate."""
+    if report.status not in REPORTABLE:
+        raise ValueError(f"{report.status.value} is not a lifecycle step a unit reports")
+    if report.status in CLOSED:
+        take_dispatch_lock(session)  # a freed unit may take a queued call
+    for _ in range(_ATTEMPTS):
+        call = get_call(session, call_id)
+        session.refresh(call)  # what is committed now, not what this session saw earlier
+        check_transition(CallStatus(call.status), report.status)
+        at = utcnow()
+        if not _apply_step(session, call, report, at):
+            continue  # another update won: re-check against what it left
+        session.refresh(call)
+        outbox.add(
+            session,
+            CallStatusChanged(
+                call_id=UUID(call.call_id),
+                status=report.status,
+                unit_id=call.unit_id,
+                disposition=report.disposition,
+                use_of_force=report.use_of_force,
+                notes=report.notes,
+                changed_at=at,
+            ),
+        )
+        _move_unit(session, call=call, chains=chains, outbox=outbox, at=at)
+        return call
+    raise ConcurrentUpdate(f"call {call_id} kept changing; try again")
+
+
+def list_calls(
+    session: Session,
+    *,
+    statuses: Sequence[CallStatus] = (),
+    route: Route | None = None,
+    recent_first: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[RoutedCall], int]:
+    """Calls in dispatch order (most urgent, then oldest) or most recently updated first."""
+    query = select(RoutedCall)
+    if statuses:
+        query = query.where(col(RoutedCall.status).in_(list(statuses)))
+    if route is not None:
+        query = query.where(col(RoutedCall.route) == route)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    order = (
+        (col(RoutedCall.updated_at).desc(), col(RoutedCall.call_id))
+        if recent_first
+        else (col(RoutedCall.priority), col(RoutedCall.received_at), col(RoutedCall.call_id))
+    )
+    calls = session.exec(query.order_by(*order).limit(limit).offset(offset)).all()
+    return list(calls), int(total)
+
+
+def _in_window(since: datetime, until: datetime) -> ColumnElement[bool]:
+    return and_(col(RoutedCall.received_at) >= since, col(RoutedCall.received_at) < until)
+
+
+def outcome_records(session: Session, *, since: datetime, until: datetime) -> list[CallOutcome]:
+    """What insights need of each call received in [since, until)."""
+    calls = session.exec(select(RoutedCall).where(_in_window(since, until))).all()
+    return [
+        CallOutcome(
+            route=Route(call.route),
+            status=CallStatus(call.status),
+            received_at=call.received_at,
+            assigned_at=call.assigned_at,
+            on_scene_at=call.on_scene_at,
+            resolved_at=call.resolved_at,
+            disposition=Disposition(call.disposition) if call.disposition else None,
+            use_of_force=call.use_of_force,
+            fallback_used=call.fallback_used,
+        )
+        for call in calls
+    ]
+
+
+def crisis_calls(session: Session, *, since: datetime, until: datetime) -> list[CrisisCall]:
+    """Crisis calls (triage's behavioral flag) received in [since, until), with where they were."""
+    calls = session.exec(select(RoutedCall).where(col(RoutedCall.crisis).is_(True), _in_window(since, until)))
+    return [
+        CrisisCall(
+            route=Route(call.route),
+            received_at=call.received_at,
+            lat=call.lat,
+            lon=call.lon,
+            address=call.address,
+        )
+        for call in calls
+    ]

@@ -1,0 +1,211 @@
+"""The HTTP contract of routing: units, lifecycle reports, calls as consoles see them, insights."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Literal
+
+from dispatch_shared.events import (
+    AssignedUnit,
+    CallStatus,
+    Disposition,
+    Latitude,
+    Location,
+    Longitude,
+    Route,
+    ThreatLevel,
+    TriageDecision,
+    UnitStatus,
+    UnitType,
+)
+from dispatch_shared.text import CleanText
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+
+from routing.insights import RepeatLocation, RouteOutcomes
+from routing.lifecycle import allowed_after
+from routing.models import RoutedCall, RoutingUnit
+
+UnitId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+]
+NOTES_MAX_CHARS = 2000
+MAX_UNITS_PER_REQUEST = 500
+
+
+class UnitRegistration(BaseModel):
+    """A unit to add to the roster, or the new details of one already there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit_id: UnitId = Field(description="Agency's unit id, e.g. 'CL-12'; letters, digits, '.', '_', '-'.")
+    type: UnitType
+    name: Annotated[CleanText, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    lat: Latitude | None = None
+    lon: Longitude | None = Field(default=None, validate_default=True)
+    status: Literal[UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE] | None = Field(
+        default=None, description="available or out_of_service; omitted keeps a known unit's status."
+    )
+
+    @field_validator("lon")
+    @classmethod
+    def _both_coordinates(cls, lon: float | None, info: ValidationInfo) -> float | None:
+        if (lon is None) != (info.data.get("lat") is None) and "lat" in info.data:
+            raise ValueError("give both lat and lon, or neither")
+        return lon
+
+
+class UnitStatusUpdate(BaseModel):
+    """Put a unit in or out of service, optionally with where it is now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: UnitStatus
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+
+
+class UnitView(BaseModel):
+    """A unit as the roster holds it."""
+
+    unit_id: str
+    type: UnitType
+    name: str
+    status: UnitStatus
+    lat: float | None
+    lon: float | None
+    current_call_id: str | None
+    available_since: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, unit: RoutingUnit) -> UnitView:
+        return cls.model_validate(unit, from_attributes=True)
+
+
+class UnitList(BaseModel):
+    """The roster."""
+
+    items: list[UnitView]
+    total: int
+
+
+class CallStatusReport(BaseModel):
+    """A lifecycle step. A disposition is required to resolve, and allowed only to close a call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal[CallStatus.EN_ROUTE, CallStatus.ON_SCENE, CallStatus.RESOLVED, CallStatus.CANCELLED]
+    disposition: Disposition | None = Field(default=None, validate_default=True)
+    use_of_force: bool | None = Field(default=None, validate_default=True)
+    notes: Annotated[CleanText, StringConstraints(max_length=NOTES_MAX_CHARS)] | None = None
+
+    @field_validator("disposition")
+    @classmethod
+    def _disposition_closes(cls, disposition: Disposition | None, info: ValidationInfo) -> Disposition | None:
+        status = info.data.get("status")
+        if status is CallStatus.RESOLVED and disposition is None:
+            raise ValueError("a disposition is required to resolve a call")
+        if disposition is not None and status in (CallStatus.EN_ROUTE, CallStatus.ON_SCENE):
+            raise ValueError("a disposition is given only when resolving or cancelling")
+        return disposition
+
+    @field_validator("use_of_force")
+    @classmethod
+    def _force_closes(cls, use_of_force: bool | None, info: ValidationInfo) -> bool | None:
+        if use_of_force is not None and info.data.get("status") in (CallStatus.EN_ROUTE, CallStatus.ON_SCENE):
+            raise ValueError("use_of_force is reported when resolving or cancelling")
+        return use_of_force
+
+
+class CallView(BaseModel):
+    """A call as routing holds it: the route and why, the unit, the lifecycle, the outcome."""
+
+    call_id: str
+    status: CallStatus
+    route: Route
+    priority: int
+    threat_level: ThreatLevel | None
+    crisis: bool
+    needs_review: bool
+    ems_required: bool
+    clinician_followup: bool
+    location: Location | None
+    unit: AssignedUnit | None
+    fallback_used: bool
+    distance_km: float | None
+    disposition: Disposition | None
+    use_of_force: bool | None
+    notes: str | None
+    received_at: datetime
+    routed_at: datetime
+    assigned_at: datetime | None
+    en_route_at: datetime | None
+    on_scene_at: datetime | None
+    resolved_at: datetime | None
+    cancelled_at: datetime | None
+    updated_at: datetime
+    allowed_transitions: list[CallStatus] = Field(description="Lifecycle steps that may be reported next.")
+    decision: TriageDecision | None = Field(description="Triage's explained decision: indicators, rule, why.")
+
+    @classmethod
+    def of(cls, call: RoutedCall) -> CallView:
+        has_location = call.lat is not None or call.address is not None
+        return cls(
+            call_id=call.call_id,
+            status=CallStatus(call.status),
+            route=Route(call.route),
+            priority=call.priority,
+            threat_level=ThreatLevel(call.threat_level) if call.threat_level else None,
+            crisis=call.crisis,
+            needs_review=call.needs_review,
+            ems_required=call.ems_required,
+            clinician_followup=call.clinician_followup,
+            location=Location(address=call.address, lat=call.lat, lon=call.lon) if has_location else None,
+            unit=(
+                AssignedUnit(unit_id=call.unit_id, type=UnitType(call.unit_type))
+                if call.unit_id and call.unit_type
+                else None
+            ),
+            fallback_used=call.fallback_used,
+            distance_km=call.distance_km,
+            disposition=Disposition(call.disposition) if call.disposition else None,
+            use_of_force=call.use_of_force,
+            notes=call.notes,
+            received_at=call.received_at,
+            routed_at=call.routed_at,
+            assigned_at=call.assigned_at,
+            en_route_at=call.en_route_at,
+            on_scene_at=call.on_scene_at,
+            resolved_at=call.resolved_at,
+            cancelled_at=call.cancelled_at,
+            updated_at=call.updated_at,
+            allowed_transitions=allowed_after(CallStatus(call.status)),
+            decision=TriageDecision.model_validate(json.loads(call.decision)) if call.decision else None,
+        )
+
+
+class CallPage(BaseModel):
+    """A page of calls."""
+
+    items: list[CallView]
+    total: int
+    limit: int
+    offset: int
+
+
+class OutcomeReport(BaseModel):
+    """Outcomes per route for calls received in [since, until)."""
+
+    since: datetime
+    until: datetime
+    routes: dict[Route, RouteOutcomes]
+
+
+class RepeatLocationReport(BaseModel):
+    """Places with at least ``min_calls`` crisis calls received in [since, until)."""
+
+    since: datetime
+    until: datetime
+    min_calls: int
+    places: list[RepeatLocation]

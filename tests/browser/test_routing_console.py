@@ -1,0 +1,204 @@
+"""The dispatch console in real headless Chromium: a call shows up, goes live, and is moved to resolution.
+
+Drives Debian's chromium through chromium-driver (``deploy/local/browser.sh`` installs both) against
+routing running as a real process on the real broker. The call reaches routing the way every call
+does, as a ``CallTriaged`` event on Kafka.
+"""
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+import pytest
+from dispatch_shared.cloudevents import KafkaMessage, encode
+from dispatch_shared.events import CallTriaged, Indicator, IndicatorFamily, Location, utcnow
+from dispatch_shared.kafka import KafkaLink
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.factories import decision
+from tests.stack import API_KEYS, TEST_KEYS, ServiceProcess, auth
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+WAIT_SECONDS = 20
+
+
+@pytest.fixture
+def routing(tmp_path: Path, namespace: str, kafka_bootstrap: str) -> Iterator[ServiceProcess]:
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'routing.db'}",
+        "KAFKA_NAMESPACE": namespace,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "OUTBOX_POLL_SECONDS": "0.2",
+        "API_KEYS": API_KEYS,
+    }
+    service = ServiceProcess("routing", env, tmp_path / "logs" / "routing.log")
+    service.start()
+    try:
+        service.wait_ready()
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail("chromium and chromium-driver are missing: run deploy/local/browser.sh")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+@pytest.fixture
+async def kafka(kafka_bootstrap: str, namespace: str) -> AsyncIterator[KafkaLink]:
+    link = KafkaLink(kafka_bootstrap, client_id="browser-test", partitions=3, namespace=namespace)
+    link.start()
+    assert await link.wait_connected(30)
+    yield link
+    await link.stop()
+
+
+async def send_triaged_call(kafka: KafkaLink) -> str:
+    call_id = uuid4()
+    event = CallTriaged(
+        call_id=call_id,
+        decision=decision(
+            priority=2,
+            indicators=[
+                Indicator(
+                    family=IndicatorFamily.BEHAVIORAL,
+                    code="suicidal_ideation",
+                    text="wants to die",
+                    span=(40, 52),
+                )
+            ],
+            explanation="Suicidal ideation with no safety risk: clinician-only team.",
+        ),
+        location=Location(address="Pike Place Market", lat=47.6097, lon=-122.3422),
+        received_at=utcnow(),
+        triaged_at=utcnow(),
+    )
+    message = encode(event, source="/test")
+    await kafka.send_batch(
+        [KafkaMessage(kafka.topic_name(message.topic), message.key, message.value, message.headers)]
+    )
+    return str(call_id)
+
+
+def wait_for(driver: WebDriver, condition, what: str):
+    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.2).until(
+        condition, message=f"never saw {what}"
+    )
+
+
+def click(driver: WebDriver, element_id: str) -> None:
+    """Click a button, finding it afresh if a live update replaced it meanwhile."""
+
+    def clicked(d: WebDriver) -> bool:
+        d.find_element(By.ID, element_id).click()
+        return True
+
+    WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)).until(clicked)
+
+
+def card_status(driver: WebDriver, call_id: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, f"#call-{call_id} [data-field=status]").text
+
+
+async def test_a_dispatcher_follows_a_call_from_queue_to_resolution(
+    routing: ServiceProcess, browser: WebDriver, kafka: KafkaLink, tmp_path: Path
+) -> None:
+    browser.get(f"{routing.url}/console")
+    browser.find_element(By.ID, "api-key").send_keys(TEST_KEYS["console"])
+    browser.find_element(By.CSS_SELECTOR, "#key-form button[type=submit]").click()
+    wait_for(browser, ec.text_to_be_present_in_element((By.ID, "connection"), "Live"), "the stream go live")
+
+    # A call nobody can serve yet: it waits in the queue, with its indicators and explanation.
+    call_id = await send_triaged_call(kafka)
+    queued = wait_for(
+        browser,
+        ec.presence_of_element_located((By.CSS_SELECTOR, f"#queue #call-{call_id}")),
+        "the call queued",
+    )
+    assert "P2" in queued.text and "Clinician only" in queued.text
+    assert "wants to die" in queued.text and "clinician-only team" in queued.text
+    assert browser.find_element(By.ID, "queue-count").text == "1"
+
+    # A clinician comes on shift; the stream moves the call into its route's column by itself.
+    with httpx.Client(base_url=routing.url, timeout=10) as client:
+        unit = {
+            "unit_id": "CL-7",
+            "type": "clinician",
+            "name": "Clinician 7",
+            "lat": 47.6253,
+            "lon": -122.3222,
+        }
+        assert client.post("/v1/units", json=unit, headers=auth("ops")).status_code == 200
+    wait_for(
+        browser,
+        ec.presence_of_element_located((By.CSS_SELECTOR, f"#route-clinician_only #call-{call_id}")),
+        "the call assigned under clinician only",
+    )
+    wait_for(browser, lambda d: card_status(d, call_id) == "Assigned", "the Assigned status")
+    assert "CL-7" in browser.find_element(By.CSS_SELECTOR, f"#call-{call_id} [data-field=unit]").text
+    assert browser.find_element(By.CSS_SELECTOR, "#unit-CL-7 [data-field=status]").text == "Dispatched"
+
+    # The dispatcher relays the unit's radio reports.
+    click(browser, f"en_route-{call_id}")
+    wait_for(browser, lambda d: card_status(d, call_id) == "En route", "the En route status")
+    click(browser, f"on_scene-{call_id}")
+    wait_for(browser, lambda d: card_status(d, call_id) == "On scene", "the On scene status")
+    Select(browser.find_element(By.ID, f"disposition-{call_id}")).select_by_value("referred_to_services")
+    browser.save_screenshot(str(tmp_path / "console-on-scene.png"))
+    click(browser, f"resolved-{call_id}")
+
+    closed = wait_for(
+        browser, ec.presence_of_element_located((By.ID, f"closed-{call_id}")), "the call among the closed"
+    )
+    assert "Resolved" in closed.text and "Referred to services" in closed.text
+    assert not browser.find_elements(By.CSS_SELECTOR, f"#call-{call_id}")
+    wait_for(
+        browser,
+        lambda d: d.find_element(By.CSS_SELECTOR, "#unit-CL-7 [data-field=status]").text == "Available",
+        "the unit available again",
+    )
+    wait_for(
+        browser,
+        lambda d: f"call {call_id[:8]} Resolved" in d.find_element(By.ID, "events").text,
+        "the resolution among the live events",
+    )
+    browser.save_screenshot(str(tmp_path / "console-resolved.png"))
+
+    with httpx.Client(base_url=routing.url, timeout=10) as client:
+        record = client.get(f"/v1/calls/{call_id}", headers=auth("console")).json()
+    assert (record["status"], record["disposition"]) == ("resolved", "referred_to_services")

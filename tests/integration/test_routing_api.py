@@ -1,0 +1,254 @@
+"""routing over HTTP on a real database and broker: roster, lifecycle, bad input, roles, insights."""
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+from dispatch_shared.cloudevents import decode
+from dispatch_shared.db import transaction
+from dispatch_shared.events import CallStatusChanged, CallTriaged, Location, Route, Topic, UnitStatusChanged
+from fastapi.testclient import TestClient
+from routing import dispatch
+from routing.app import RoutingSettings, create_app
+
+from tests.factories import T0, decision
+from tests.stack import API_KEYS, auth, collect
+
+pytestmark = pytest.mark.integration
+
+PIKE_PLACE = {"lat": 47.6097, "lon": -122.3422}
+CAPITOL_HILL = {"lat": 47.6253, "lon": -122.3222}
+
+
+@pytest.fixture
+def client(database_url: str, namespace: str, kafka_bootstrap: str) -> Iterator[TestClient]:
+    app = create_app(
+        RoutingSettings(
+            database_url=database_url,
+            kafka_bootstrap_servers=kafka_bootstrap,
+            kafka_namespace=namespace,
+            api_keys=API_KEYS,
+            outbox_poll_seconds=0.1,
+        )
+    )
+    with TestClient(app) as client:
+        yield client
+
+
+def triaged(
+    client: TestClient, route: Route = Route.CLINICIAN_ONLY, *, minutes: int = 0, crisis=True, **where
+) -> str:
+    """Route a triaged call as the consumer would; returns its id."""
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    call_id = uuid4()
+    event = CallTriaged(
+        call_id=call_id,
+        decision=decision(route=route, crisis=crisis),
+        location=Location(**where) if where else None,
+        received_at=T0 + timedelta(minutes=minutes),
+        triaged_at=T0 + timedelta(minutes=minutes),
+    )
+    with transaction(runtime.engine) as session:
+        dispatch.route_call(session, event=event, chains=client.app.state.fallbacks, outbox=runtime.outbox)  # type: ignore[attr-defined]
+    return str(call_id)
+
+
+def add_units(client: TestClient, *units: dict) -> None:
+    response = client.post("/v1/units", json=list(units), headers=auth("ops"))
+    assert response.status_code == 200, response.text
+
+
+def step(client: TestClient, call_id: str, status: str, **fields):
+    return client.post(f"/v1/calls/{call_id}/status", json={"status": status, **fields}, headers=auth("unit"))
+
+
+def unit(unit_id: str, unit_type: str, **fields) -> dict:
+    return {"unit_id": unit_id, "type": unit_type, "name": f"Unit {unit_id}", **fields}
+
+
+def fields_of(response) -> list[str]:
+    return [".".join(map(str, e["loc"][1:])) for e in response.json()["detail"]]
+
+
+def test_roster_register_update_and_read(client: TestClient) -> None:
+    one = client.post("/v1/units", json=unit("CL-1", "clinician", **PIKE_PLACE), headers=auth("ops"))
+    assert one.status_code == 200 and one.json()["status"] == "available"
+    add_units(client, unit("P-1", "police"), unit("CL-1", "clinician", name="Clinician One", **CAPITOL_HILL))
+
+    listed = client.get("/v1/units", headers=auth("console")).json()
+    assert listed["total"] == 2
+    cl1 = client.get("/v1/units/CL-1", headers=auth("console")).json()
+    assert (cl1["name"], cl1["lat"]) == ("Clinician One", CAPITOL_HILL["lat"])
+    assert client.get("/v1/units", params={"type": "police"}, headers=auth("console")).json()["total"] == 1
+
+    out = client.put("/v1/units/P-1/status", json={"status": "out_of_service"}, headers=auth("unit"))
+    assert out.status_code == 200 and out.json()["status"] == "out_of_service"
+    assert (
+        client.get("/v1/units", params={"status": "available"}, headers=auth("console")).json()["total"] == 1
+    )
+
+
+def test_bad_roster_input_names_the_field(client: TestClient) -> None:
+    bad = client.post("/v1/units", json=unit("CL 1", "ambulance"), headers=auth("ops"))
+    assert bad.status_code == 422
+    assert {"UnitRegistration.unit_id", "UnitRegistration.type"} <= set(fields_of(bad))
+    too_many = client.post(
+        "/v1/units", json=[unit(f"U-{n}", "police") for n in range(501)], headers=auth("ops")
+    )
+    assert too_many.status_code == 422
+    assert client.post("/v1/units", content=b"{not json", headers=auth("ops")).status_code == 422
+    assert client.get("/v1/units/no%20such", headers=auth("console")).status_code == 422
+    assert client.get("/v1/units/NOPE", headers=auth("console")).status_code == 404
+    assert (
+        client.put("/v1/units/NOPE/status", json={"status": "available"}, headers=auth("unit")).status_code
+        == 404
+    )
+    bad_status = client.put("/v1/units/NOPE/status", json={"status": "resting"}, headers=auth("unit"))
+    assert bad_status.status_code == 422 and fields_of(bad_status) == ["status"]
+
+
+def test_working_statuses_are_not_set_on_the_roster(client: TestClient) -> None:
+    add_units(client, unit("CL-1", "clinician"))
+    refused = client.put("/v1/units/CL-1/status", json={"status": "on_scene"}, headers=auth("unit"))
+    assert refused.status_code == 409
+    assert refused.json()["detail"]["allowed"] == ["available", "out_of_service"]
+
+    triaged(client)  # CL-1 is now dispatched
+    busy = client.put("/v1/units/CL-1/status", json={"status": "out_of_service"}, headers=auth("unit"))
+    assert busy.status_code == 409 and "CL-1" in busy.json()["detail"]["message"]
+    assert client.get("/v1/units/CL-1", headers=auth("console")).json()["status"] == "dispatched"
+
+
+def test_lifecycle_over_http_with_its_refusals(client: TestClient, namespace: str) -> None:
+    add_units(client, unit("CL-1", "clinician", **CAPITOL_HILL))
+    call_id = triaged(client, **PIKE_PLACE)
+
+    shown = client.get(f"/v1/calls/{call_id}", headers=auth("console")).json()
+    assert (shown["status"], shown["unit"]["unit_id"]) == ("assigned", "CL-1")
+    assert shown["allowed_transitions"] == ["en_route", "on_scene", "cancelled"]
+    assert shown["decision"]["explanation"] and shown["location"]["lat"] == PIKE_PLACE["lat"]
+
+    early = step(client, call_id, "resolved", disposition="arrest")
+    assert early.status_code == 409
+    assert early.json()["detail"]["allowed"] == ["en_route", "on_scene", "cancelled"]
+    assert step(client, call_id, "en_route").json()["status"] == "en_route"
+    assert step(client, call_id, "on_scene").json()["status"] == "on_scene"
+    missing = step(client, call_id, "resolved")
+    assert missing.status_code == 422 and fields_of(missing) == ["disposition"]
+    done = step(client, call_id, "resolved", disposition="referred_to_services", use_of_force=False)
+    assert done.status_code == 200 and done.json()["disposition"] == "referred_to_services"
+    again = step(client, call_id, "cancelled")
+    assert again.status_code == 409 and again.json()["detail"]["allowed"] == []
+
+    assert step(client, str(uuid4()), "en_route").status_code == 404
+    assert step(client, "not-a-uuid", "en_route").status_code == 422
+    assert client.get(f"/v1/calls/{uuid4()}", headers=auth("console")).status_code == 404
+
+    published = await_records(namespace + Topic.CALLS_STATUS, 3)
+    changes = [decode(r.headers, r.value).event for r in published]
+    assert all(isinstance(c, CallStatusChanged) for c in changes)
+    assert [c.status for c in sorted(changes, key=lambda c: c.changed_at)] == [
+        "en_route",
+        "on_scene",
+        "resolved",
+    ]  # type: ignore[attr-defined]
+    units = [decode(r.headers, r.value).event for r in await_records(namespace + Topic.UNITS_STATUS, 5)]
+    assert all(isinstance(u, UnitStatusChanged) and u.unit_id == "CL-1" for u in units)
+
+
+def await_records(topic: str, count: int) -> list:
+    return asyncio.run(collect(topic, count=count))
+
+
+def test_calls_list_in_dispatch_order_and_by_status(client: TestClient) -> None:
+    later_call = triaged(client, Route.POLICE, minutes=5)
+    first_call = triaged(client, Route.POLICE, minutes=1)
+    page = client.get("/v1/calls", params={"status": "queued"}, headers=auth("console")).json()
+    assert [c["call_id"] for c in page["items"]] == [first_call, later_call] and page["total"] == 2
+    assert (
+        client.get("/v1/calls", params={"status": "resolved"}, headers=auth("console")).json()["total"] == 0
+    )
+    assert client.get("/v1/calls", params={"status": "lost"}, headers=auth("console")).status_code == 422
+    assert client.get("/v1/calls", params={"limit": 0}, headers=auth("console")).status_code == 422
+
+
+def test_each_area_admits_only_its_roles(client: TestClient) -> None:
+    assert client.get("/v1/units").status_code == 401
+    assert (
+        client.get("/v1/units", headers={"Authorization": "Bearer wrong-key-0123456789"}).status_code == 401
+    )
+    assert client.post("/v1/units", json=unit("P-1", "police"), headers=auth("console")).status_code == 403
+    assert client.get("/v1/insights/outcomes", headers=auth("console")).status_code == 403
+    assert client.get("/v1/calls", headers=auth("cad")).status_code == 403
+    assert (
+        client.post(
+            f"/v1/calls/{uuid4()}/status", json={"status": "en_route"}, headers=auth("cad")
+        ).status_code
+        == 403
+    )
+    assert client.get("/v1/stream", headers=auth("unit")).status_code == 403
+    assert client.get("/healthz").status_code == 200
+
+
+def test_the_console_page_and_its_assets_are_served(client: TestClient) -> None:
+    page = client.get("/console")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "EventSource" not in page.text and "/console/assets/console.js" in page.text
+    script = client.get("/console/assets/console.js")
+    assert script.status_code == 200 and "EventSource" in script.text and "access_token" in script.text
+    assert client.get("/console/assets/console.css").status_code == 200
+
+
+def test_insights_reflect_resolved_calls(client: TestClient) -> None:
+    add_units(client, unit("CL-1", "clinician"), unit("P-1", "police"))
+    clinician_call = triaged(client, Route.CLINICIAN_ONLY, **PIKE_PLACE)
+    police_call = triaged(client, Route.POLICE, crisis=False, **PIKE_PLACE)
+    for call_id, disposition, force in (
+        (clinician_call, "referred_to_services", False),
+        (police_call, "arrest", True),
+    ):
+        assert step(client, call_id, "on_scene").status_code == 200
+        resolved = step(client, call_id, "resolved", disposition=disposition, use_of_force=force)
+        assert resolved.status_code == 200
+    triaged(client, Route.CLINICIAN_ONLY, minutes=30, **PIKE_PLACE)  # a second crisis call at Pike Place
+
+    window = {"since": (T0 - timedelta(hours=1)).isoformat(), "until": (T0 + timedelta(hours=1)).isoformat()}
+    report = client.get("/v1/insights/outcomes", params=window, headers=auth("ops"))
+    assert report.status_code == 200, report.text
+    routes = report.json()["routes"]
+    clinician, police = routes["clinician_only"], routes["police"]
+    assert (clinician["calls"], clinician["resolved"], clinician["open"]) == (2, 1, 1)
+    assert clinician["dispositions"]["referred_to_services"] == 1
+    assert (clinician["referral_rate"], clinician["arrest_rate"], clinician["use_of_force_rate"]) == (1, 0, 0)
+    assert (police["arrest_rate"], police["use_of_force_rate"]) == (1, 1)
+    assert clinician["median_minutes_to_resolve"] > 0 and police["median_minutes_to_scene"] > 0
+    assert routes["co_response"]["calls"] == 0
+
+    outside = {"since": (T0 + timedelta(days=1)).isoformat()}
+    assert (
+        client.get("/v1/insights/outcomes", params=outside, headers=auth("ops")).json()["routes"]["police"][
+            "calls"
+        ]
+        == 0
+    )
+
+    places = client.get("/v1/insights/repeat-locations", params=window, headers=auth("ops")).json()["places"]
+    assert [(p["place"], p["calls"]) for p in places] == [
+        ("47.610,-122.342", 2)
+    ]  # the police call was no crisis
+    few = client.get("/v1/insights/repeat-locations", params=window | {"min_calls": 3}, headers=auth("ops"))
+    assert few.json()["places"] == []
+
+
+def test_insight_windows_are_checked(client: TestClient) -> None:
+    backwards = {"since": "2026-11-02T00:00:00Z", "until": "2026-11-01T00:00:00Z"}
+    response = client.get("/v1/insights/outcomes", params=backwards, headers=auth("ops"))
+    assert response.status_code == 422 and fields_of(response) == ["since"]
+    assert (
+        client.get("/v1/insights/outcomes", params={"since": "yesterday"}, headers=auth("ops")).status_code
+        == 422
+    )
+    low = client.get("/v1/insights/repeat-locations", params={"min_calls": 1}, headers=auth("ops"))
+    assert low.status_code == 422 and fields_of(low) == ["min_calls"]

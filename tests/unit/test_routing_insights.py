@@ -1,0 +1,95 @@
+"""Outcome figures per route and the repeat-location outreach list, from plain records."""
+
+from datetime import timedelta
+
+import pytest
+from dispatch_shared.events import CallStatus, Disposition, Route
+from routing.insights import CallOutcome, CrisisCall, repeat_locations, summarize_outcomes
+
+from tests.factories import T0, later
+
+
+def resolved(route: Route, disposition: Disposition, *, assign: int, scene: int, resolve: int, force=False):
+    return CallOutcome(
+        route=route,
+        status=CallStatus.RESOLVED,
+        received_at=T0,
+        assigned_at=later(assign),
+        on_scene_at=later(scene),
+        resolved_at=later(resolve),
+        disposition=disposition,
+        use_of_force=force,
+    )
+
+
+def test_rates_and_medians_per_route() -> None:
+    calls = [
+        resolved(Route.CLINICIAN_ONLY, Disposition.REFERRED_TO_SERVICES, assign=1, scene=10, resolve=40),
+        resolved(Route.CLINICIAN_ONLY, Disposition.TRANSPORTED_VOLUNTARY, assign=3, scene=14, resolve=60),
+        resolved(Route.CLINICIAN_ONLY, Disposition.RESOLVED_ON_SCENE, assign=2, scene=12, resolve=50),
+        resolved(Route.CLINICIAN_ONLY, Disposition.REFUSED_SERVICES, assign=4, scene=16, resolve=30),
+        CallOutcome(
+            route=Route.CLINICIAN_ONLY, status=CallStatus.CANCELLED, received_at=T0, assigned_at=later(5)
+        ),
+        CallOutcome(route=Route.CLINICIAN_ONLY, status=CallStatus.QUEUED, received_at=T0, fallback_used=True),
+        resolved(Route.POLICE, Disposition.ARREST, assign=1, scene=5, resolve=45, force=True),
+        resolved(Route.POLICE, Disposition.REPORT_TAKEN, assign=2, scene=7, resolve=25),
+    ]
+    report = summarize_outcomes(calls)
+
+    clinician = report[Route.CLINICIAN_ONLY]
+    assert (clinician.calls, clinician.resolved, clinician.cancelled, clinician.open) == (6, 4, 1, 1)
+    assert clinician.fallback_used == 1
+    assert clinician.dispositions[Disposition.REFERRED_TO_SERVICES] == 1
+    assert clinician.dispositions[Disposition.ARREST] == 0
+    assert sum(clinician.dispositions.values()) == 4
+    assert clinician.arrest_rate == 0
+    assert clinician.use_of_force_rate == 0
+    assert clinician.referral_rate == 0.5  # referred + transported voluntarily, of 4 resolved
+    assert clinician.median_minutes_to_assign == 3  # 1, 2, 3, 4, 5 (the cancelled call was assigned too)
+    assert clinician.median_minutes_to_scene == 13  # 10, 12, 14, 16
+    assert clinician.median_minutes_to_resolve == 45  # resolved calls only: 30, 40, 50, 60
+
+    police = report[Route.POLICE]
+    assert (police.arrest_rate, police.use_of_force_rate, police.referral_rate) == (0.5, 0.5, 0)
+    assert police.median_minutes_to_resolve == 35
+
+
+def test_routes_without_calls_are_listed_with_no_rates() -> None:
+    report = summarize_outcomes([])
+    assert set(report) == set(Route)
+    empty = report[Route.CO_RESPONSE]
+    assert empty.calls == 0 and empty.arrest_rate is None and empty.median_minutes_to_assign is None
+
+
+def crisis(lat=None, lon=None, address=None, minutes=0, route=Route.CLINICIAN_ONLY) -> CrisisCall:
+    return CrisisCall(
+        route=route, received_at=T0 + timedelta(minutes=minutes), lat=lat, lon=lon, address=address
+    )
+
+
+def test_repeat_locations_group_nearby_coordinates_and_addresses() -> None:
+    calls = [
+        crisis(47.60971, -122.34221, minutes=0),
+        crisis(47.60968, -122.34218, minutes=30, route=Route.CO_RESPONSE),  # same block
+        crisis(47.60972, -122.34219, minutes=60, address="1st Ave & Pike St"),
+        crisis(47.6687, -122.3847, minutes=5),  # Ballard, once
+        crisis(address="  300 Pine St ", minutes=1),
+        crisis(address="300 pine st", minutes=2),
+        crisis(minutes=3),  # nowhere to go back to
+    ]
+    places = repeat_locations(calls, min_calls=2)
+
+    assert [(p.place, p.calls) for p in places] == [("47.610,-122.342", 3), ("300 pine st", 2)]
+    pike = places[0]
+    assert (pike.lat, pike.lon) == (pytest.approx(47.61), pytest.approx(-122.342))
+    assert pike.address == "1st Ave & Pike St"
+    assert pike.routes == {Route.CLINICIAN_ONLY: 2, Route.CO_RESPONSE: 1}
+    assert (pike.first_call_at, pike.last_call_at) == (T0, T0 + timedelta(minutes=60))
+    assert places[1].lat is None and places[1].address == "300 pine st"
+    assert repeat_locations(calls, min_calls=3) == [pike]
+
+
+def test_coordinates_on_the_equator_or_meridian_are_kept() -> None:
+    places = repeat_locations([crisis(0.0, 0.0), crisis(0.0001, 0.0)], min_calls=2)
+    assert [(p.lat, p.lon) for p in places] == [(0.0, 0.0)]
