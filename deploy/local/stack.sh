@@ -70,14 +70,24 @@ up() {
   deploy/local/kafka.sh start
   for name in "${SERVICES[@]}"; do start_service "$name"; done
   for name in "${SERVICES[@]}"; do wait_ready "$name"; done
-  if [[ -x deploy/local/seed.sh ]]; then deploy/local/seed.sh; fi
+  # Without API_KEYS the services share generated development keys (dispatch_shared.auth).
+  local keys=${API_KEYS:-}
+  if [[ -z $keys && -f $ROOT/.run/api-keys.env ]]; then keys=$(sed -n 's/^API_KEYS=//p' "$ROOT/.run/api-keys.env"); fi
+  key_of() { tr ',' '\n' <<<"$keys" | sed -n "s/^$1://p" | head -n 1; }
+  DISPATCH_API_KEY=$(key_of ops) RUN_DIR=$ROOT/.run deploy/local/seed.sh
   cat <<TXT
 
 The stack is up.
   intake   http://127.0.0.1:${PORT[intake]}/docs    (POST /v1/calls, GET /v1/calls/{id})
   triage   http://127.0.0.1:${PORT[triage]}/docs    (POST /v1/triage/preview, GET /v1/policy)
-  routing  http://127.0.0.1:${PORT[routing]}/docs
+  routing  http://127.0.0.1:${PORT[routing]}/docs    (units, lifecycle, insights)
+  console  http://127.0.0.1:${PORT[routing]}/console (paste the console key)
   metrics  /metrics on each; logs in .run/logs/
+API keys (Authorization: Bearer <key>):
+  cad      $(key_of cad)
+  console  $(key_of console)
+  unit     $(key_of unit)
+  ops      $(key_of ops)
 TXT
 }
 
