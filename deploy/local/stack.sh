@@ -18,7 +18,9 @@ READY_TIMEOUT=${READY_TIMEOUT:-90}
 declare -A PORT=([intake]=${INTAKE_PORT:-8001} [triage]=${TRIAGE_PORT:-8002} [routing]=${ROUTING_PORT:-8003})
 declare -A COMMAND=([intake]=".venv/bin/intake" [triage]=".venv/bin/triage serve" [routing]=".venv/bin/routing")
 
-alive() { [[ -f $RUN_DIR/$1.pid ]] && kill -0 "$(cat "$RUN_DIR/$1.pid")" 2>/dev/null; }
+# Alive and not a zombie: an exited child may linger until init reaps it, and kill -0 still works.
+running_pid() { local state; state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ -n $state && $state != Z* ]]; }
+alive() { [[ -f $RUN_DIR/$1.pid ]] && running_pid "$(cat "$RUN_DIR/$1.pid")"; }
 
 start_service() {
   local name=$1
@@ -59,8 +61,8 @@ stop_pid() {
   local pid
   pid=$(cat "$RUN_DIR/$name.pid")
   kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do running_pid "$pid" || break; sleep 0.5; done
+  if running_pid "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
   rm -f "$RUN_DIR/$name.pid"
   echo "$name: stopped"
 }
