@@ -1,8 +1,8 @@
-"""The triage engine: a call's words and call type in, the explained decision of ROUTING_POLICY out.
+"""The triage engine: a call's narrative and call type in, the explained decision of ROUTING_POLICY out.
 
-Plain Python over a compiled lexicon. Steps: prepare the text (one Unicode form, offsets kept),
-blank the descriptors of who someone is, find indicator phrases, drop those a negation or a
-past-tense cue removes, then apply the threat, route and priority rules of the policy.
+Steps: prepare the text (offsets kept), blank protected descriptors, find phrases with one
+combined regex, drop those a negation or a past-tense cue removes, add compound indicators,
+read the call type, then apply the threat, route and priority rules. Plain Python, no I/O.
 """
 
 from __future__ import annotations
@@ -10,267 +10,329 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import TypedDict
 
 from dispatch_shared.events import Indicator, IndicatorFamily, Route, ThreatLevel, TriageDecision
 
-from triage.policy.lexicon import Policy
-from triage.policy.text import blank, prepare
+from triage.policy.lexicon import DEFAULT_POLICY_FILE, Policy, load_policy
+from triage.policy.text import Prepared, neutralise, prepare
 
 B, S, M = IndicatorFamily.BEHAVIORAL, IndicatorFamily.SAFETY, IndicatorFamily.MEDICAL
-_THREAT_BY_SEVERITY = {
-    "critical": ThreatLevel.IMMINENT,
-    "high": ThreatLevel.HIGH,
-    "elevated": ThreatLevel.ELEVATED,
-}
-_THREAT_ORDER = [ThreatLevel.NONE, ThreatLevel.ELEVATED, ThreatLevel.HIGH, ThreatLevel.IMMINENT]
-_SENTENCE_END = re.compile(r"[.;!?\n]")
-_CLAUSE_END = re.compile(r"[.;!?,\n]|\s-\s")
-_WORD = re.compile(r"[a-z0-9']+", re.IGNORECASE)
-# Call types are short codes: punctuation only separates words there.
-_CALL_TYPE_PUNCT = re.compile(r"[^a-z0-9/]+", re.IGNORECASE)
-_CALL_TYPE_WINDOW = 2
+_THREAT_ORDER = (ThreatLevel.NONE, ThreatLevel.ELEVATED, ThreatLevel.HIGH, ThreatLevel.IMMINENT)
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+_CALL_TYPE_SEPARATORS = re.compile(r"[^a-z0-9]+")
+_LIST_JOIN = re.compile(r"\b(?:or|nor)\b|/")
+# A call describing at most this many content words "describes no behavior at all".
+_THIN_WORDS = 2
+_MAX_LABELS = 3
 
 
-@dataclass(frozen=True)
-class Finding:
-    """An indicator found in the text, before the rules look at it."""
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A phrase found in the prepared text; ``removed_by`` says why it does not count, if so."""
 
     code: str
     start: int
     end: int
-    source: str  # "narrative" or "call_type"
-    sentence: int
-    removed_by: str | None = None  # "negation" or "past" when it does not count
+    source: str = "narrative"
+    removed_by: str | None = None
 
 
-class _Cues:
-    """Negation, uncertainty and past-tense cues of one text, and where clauses end."""
+class Outcome(TypedDict):
+    """The rule-decided fields of a ``TriageDecision``."""
 
-    def __init__(self, policy: Policy, text: str, taken: list[tuple[int, int]]) -> None:
-        self.negations: list[tuple[int, int]] = []
-        self.uncertain: list[tuple[int, int]] = []
-        self.past_before: list[tuple[int, int]] = []
-        self.past_after: list[tuple[int, int]] = []
-        self.boundaries: list[int] = []
-        lists = {
-            "neg": self.negations,
-            "unc": self.uncertain,
-            "pastb": self.past_before,
-            "pasta": self.past_after,
-        }
-        self.boundaries = [m.start() for m in _CLAUSE_END.finditer(text)]
-        for start, end, kind in policy.cues.find(text):
-            if kind == "term":
-                self.boundaries.append(start)
-            elif not _overlaps(start, end, taken):
-                # A cue inside a matched phrase belongs to it: "not breathing" negates nothing.
-                lists[kind].append((start, end))
-        self.boundaries.sort()
+    route: Route
+    threat_level: ThreatLevel
+    crisis: bool
+    ems_required: bool
+    clinician_followup: bool
+    needs_review: bool
+    priority: int
+    rule: str
+    explanation: str
+
+
+@lru_cache(maxsize=1)
+def default_policy() -> Policy:
+    """The lexicon shipped with the package (callers with a ``PolicyStore`` pass its policy)."""
+    return load_policy(DEFAULT_POLICY_FILE)
+
+
+class _Scope:
+    """Clause and sentence boundaries of one prepared text, for negation, past and compounds."""
+
+    def __init__(self, policy: Policy, text: str) -> None:
         self.text = text
+        clause = [m.span() for m in policy.clause_re.finditer(text)]
+        self.clause_starts = [a for a, _ in clause]
+        self.clause_ends = [b for _, b in clause]
+        self.sentence_ends = [m.end() for m in policy.sentence_re.finditer(text)]
+        # Most narratives hold no cue at all: one search each spares the per-phrase checks.
+        self.any_negation = bool(policy.negation_re.search(text) or policy.post_negation_cue_re.search(text))
+        self.any_past = bool(policy.past_before_re.search(text) or policy.past_after_re.search(text))
 
-    def _same_clause(self, start: int, end: int) -> bool:
-        index = bisect.bisect_left(self.boundaries, start)
-        return index >= len(self.boundaries) or self.boundaries[index] >= end
+    def clause_start(self, position: int) -> int:
+        index = bisect.bisect_right(self.clause_ends, position)
+        return self.clause_ends[index - 1] if index else 0
 
-    def _words_between(self, start: int, end: int) -> int:
-        return len(_WORD.findall(self.text, start, end))
+    def clause_end(self, position: int) -> int:
+        index = bisect.bisect_left(self.clause_starts, position)
+        return self.clause_starts[index] if index < len(self.clause_starts) else len(self.text)
 
-    def before(self, cues: list[tuple[int, int]], start: int, window: int) -> bool:
-        """Is a cue of ``cues`` shortly before ``start`` in the same clause?"""
-        return any(
-            cue_end <= start
-            and self._same_clause(cue_end, start)
-            and self._words_between(cue_end, start) <= window
-            for _cue_start, cue_end in cues
-        )
-
-    def after(self, cues: list[tuple[int, int]], end: int, window: int) -> bool:
-        """Is a cue of ``cues`` shortly after ``end`` in the same clause?"""
-        return any(
-            cue_start >= end
-            and self._same_clause(end, cue_start)
-            and self._words_between(end, cue_start) <= window
-            for cue_start, _cue_end in cues
-        )
+    def sentence(self, position: int) -> int:
+        return bisect.bisect_right(self.sentence_ends, position)
 
 
-def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
-    return any(start < span_end and span_start < end for span_start, span_end in spans)
+def _last_words(text: str, count: int) -> str:
+    return " ".join(text.split()[-count:])
 
 
-def _find(policy: Policy, text: str, *, source: str) -> list[Finding]:
-    """Indicators in ``text`` with negation and past-tense cues applied."""
-    matcher = policy.narrative if source == "narrative" else policy.call_type
-    hits = matcher.find(text)
-    if not hits:
-        return []
-    cues = _Cues(policy, text, [(start, end) for start, end, _code in hits])
-    sentence_ends = [m.start() for m in _SENTENCE_END.finditer(text)] if source == "narrative" else []
-    window = policy.negation_window if source == "narrative" else _CALL_TYPE_WINDOW
-    findings = []
-    for start, end, code in hits:
-        spec = policy.specs[code]
-        removed_by = None
-        if cues.before(cues.negations, start, window) and not cues.before(cues.uncertain, start, window):
-            removed_by = "negation"
-        elif (
-            source == "narrative"
-            and "historical" not in spec.tags
-            and (cues.before(cues.past_before, start, window) or cues.after(cues.past_after, end, window))
+def _first_words(text: str, count: int) -> str:
+    return " ".join(text.split()[:count])
+
+
+def _removed_by(policy: Policy, scope: _Scope, hit: Hit, lower_bound: int) -> str | None:
+    """``negation`` or ``past`` when a cue in the same clause takes the phrase out, else None."""
+    if not (scope.any_negation or scope.any_past):
+        return None
+    window = policy.spec.negation.window_tokens
+    before = _last_words(scope.text[max(scope.clause_start(hit.start), lower_bound) : hit.start], window)
+    if scope.any_negation:
+        # Uncertainty ("not sure if", "might") keeps a mention alive: safety first when unsure.
+        if before and policy.negation_re.search(before) and not policy.uncertainty_re.search(before):
+            return "negation"
+        if policy.post_negation_re.search(scope.text, hit.end, min(len(scope.text), hit.end + 24)):
+            return "negation"
+    # A stated history of violence is itself the indicator: its own "history of" must not erase it.
+    if scope.any_past and "historical" not in policy.definitions[hit.code].tags:
+        after = _first_words(scope.text[hit.end : scope.clause_end(hit.end)], window)
+        if (before and policy.past_before_re.search(before)) or (
+            after and policy.past_after_re.search(after)
         ):
-            removed_by = "past"
-        sentence = bisect.bisect_left(sentence_ends, start)
-        findings.append(Finding(code, start, end, source, sentence, removed_by))
-        findings.extend(
-            Finding(implied, start, end, source, sentence, removed_by) for implied in spec.implies
+            return "past"
+    return None
+
+
+def _inherits_negation(policy: Policy, text: str, previous: Hit, hit: Hit) -> bool:
+    """Lists share one negation: "no gun or knife", "doesn't have a gun, a knife or a bat"."""
+    if previous.removed_by != "negation":
+        return False
+    between = text[previous.end : hit.start]
+    words = _TOKEN.findall(between)
+    if any(word not in policy.continuers for word in words):
+        return False
+    return previous.code == hit.code or bool(_LIST_JOIN.search(between))
+
+
+def _narrative_hits(policy: Policy, text: str) -> tuple[list[Hit], bool, _Scope | None]:
+    """Indicator phrases in ``text`` with negation and past applied; also whether a vague cue fired."""
+    found = policy.matcher.find(text)
+    if not found:
+        return [], False, None
+    scope = _Scope(policy, text)
+    hits: list[Hit] = []
+    vague = False
+    previous_end = 0
+    previous: Hit | None = None
+    for match in found:
+        entry = policy.entries[match.lastgroup or ""]
+        start, end = match.span()
+        if entry.kind == "vague":
+            vague = True
+        if entry.code is not None:
+            hit = Hit(entry.code, start, end)
+            removed = _removed_by(policy, scope, hit, previous_end)
+            if removed is None and previous is not None and _inherits_negation(policy, text, previous, hit):
+                removed = "negation"
+            if removed is not None:
+                hit = Hit(entry.code, start, end, removed_by=removed)
+            hits.append(hit)
+            previous = hit
+        previous_end = end
+    return hits, vague, scope
+
+
+def _with_also(policy: Policy, hits: Iterable[Hit]) -> list[Hit]:
+    """Each hit plus the indicators it implies (HI is also a threat to others)."""
+    out: list[Hit] = []
+    for hit in hits:
+        out.append(hit)
+        out.extend(replace(hit, code=code) for code in policy.definitions[hit.code].also)
+    return out
+
+
+def _unique(hits: list[Hit]) -> list[Hit]:
+    return list(dict.fromkeys(hits))
+
+
+def _compounds(policy: Policy, scope: _Scope | None, active: list[Hit]) -> list[Hit]:
+    """Two active indicators in one sentence that mean more together (violence + weapon)."""
+    if scope is None:
+        return []
+    tagged = [(hit, set(policy.definitions[hit.code].tags)) for hit in active]
+    emitted: list[Hit] = []
+    for number, compound in enumerate(policy.spec.compounds):
+        between_re = policy.compound_between.get(number)
+        firsts = [h for h, tags in tagged if compound.first in tags]
+        seconds = [h for h, tags in tagged if compound.second in tags]
+        pair = next(
+            (
+                (a, b)
+                for a in firsts
+                for b in seconds
+                if a is not b
+                and scope.sentence(a.start) == scope.sentence(b.start)
+                and (not compound.ordered or a.end <= b.start)
+                and (between_re is None or between_re.search(scope.text[a.end : b.start]))
+            ),
+            None,
         )
-    return findings
+        if pair:
+            a, b = pair
+            emitted.append(Hit(compound.emit, min(a.start, b.start), max(a.end, b.end)))
+    return emitted
 
 
-def _indicator(policy: Policy, finding: Finding, original: str, origin_span: tuple[int, int]) -> Indicator:
-    start, end = origin_span
-    return Indicator(
-        family=policy.specs[finding.code].family,
-        code=finding.code,
-        text=original[start:end],
-        span=(start, end),
-        source=finding.source,
-    )
+def normalise_call_type(call_type: str) -> str:
+    """Lower case, words only: "127D_Suicide Threat Weapon" -> "127d suicide threat weapon"."""
+    return _CALL_TYPE_SEPARATORS.sub(" ", call_type.lower()).strip()
 
 
-def _labels(policy: Policy, findings: Iterable[Finding], family: IndicatorFamily) -> str:
+def call_type_codes(policy: Policy, call_type: str | None) -> list[str]:
+    """Indicator codes a CAD call type stands for (an exact APCO code first, else keyword rules)."""
+    if not call_type or not call_type.strip():
+        return []
+    exact = policy.spec.call_types.codes.get(call_type.strip().upper())
+    if exact is not None:
+        return list(exact)
+    text = normalise_call_type(call_type)
+    codes: list[str] = []  # each code once: "SUICIDE THREAT WEAPON" is one suicidal indicator
+    for pattern, unless, emit in policy.call_type_rules:
+        if pattern.search(text) and not (unless and unless.search(text)):
+            codes.extend(code for code in emit if code not in codes)
+    return codes
+
+
+def _thin(policy: Policy, text: str) -> bool:
+    """Does the text describe (almost) nothing: only fillers, people and a place?"""
+    content = [w for w in _TOKEN.findall(text) if w not in policy.fillers]
+    return len(content) <= _THIN_WORDS
+
+
+def _labels(policy: Policy, hits: Iterable[Hit], family: IndicatorFamily) -> str:
     labels = dict.fromkeys(
-        policy.specs[f.code].label for f in findings if policy.specs[f.code].family == family
+        policy.definitions[h.code].label for h in hits if policy.definitions[h.code].family is family
     )
-    return ", ".join(labels)
+    return ", ".join(list(labels)[:_MAX_LABELS])
 
 
-def _threat(policy: Policy, active: list[Finding]) -> ThreatLevel:
-    """The threat table: the most severe safety indicator, with violence plus a weapon imminent."""
-    level = ThreatLevel.NONE
-    for finding in active:
-        spec = policy.specs[finding.code]
-        severity = spec.severity if spec.family == S else None
-        if severity and _THREAT_ORDER.index(_THREAT_BY_SEVERITY[severity]) > _THREAT_ORDER.index(level):
-            level = _THREAT_BY_SEVERITY[severity]
-    violence = {(f.source, f.sentence) for f in active if "violence" in policy.specs[f.code].tags}
-    weapons = {(f.source, f.sentence) for f in active if "weapon" in policy.specs[f.code].tags}
-    # Violence against a person with a weapon at hand is a weapon being used: imminent. A
-    # call-type weapon ("ASSAULT WEAPON") is at hand in every sentence of the call.
-    if (
-        violence
-        and weapons
-        and (violence & weapons or any(source == "call_type" for source, _ in weapons | violence))
-    ):
-        level = ThreatLevel.IMMINENT
-    return level
-
-
-def decide(
-    policy: Policy, active: list[Finding], *, narrative_text: str, call_type_only: bool
-) -> dict[str, object]:
-    """Apply the threat, route and priority rules to the indicators that count."""
-    families = {policy.specs[f.code].family for f in active}
-    tags = {tag for f in active for tag in policy.specs[f.code].tags}
-    behavioral, safety, medical = B in families, S in families, M in families
-    medical_critical = any(
-        policy.specs[f.code].family == M and "critical" in policy.specs[f.code].tags for f in active
+def _decide(policy: Policy, active: list[Hit], needs_review: bool) -> Outcome:
+    """The threat table, the route rules (first match wins) and the priority table."""
+    definitions = [policy.definitions[h.code] for h in active]
+    families = {d.family for d in definitions}
+    threat = max(
+        (d.threat for d in definitions if d.threat is not None),
+        key=_THREAT_ORDER.index,
+        default=ThreatLevel.NONE,
     )
-    threat = _threat(policy, active)
-    b_labels, s_labels, m_labels = (_labels(policy, active, family) for family in (B, S, M))
-
-    clinician_followup = False
-    needs_review = call_type_only
-    if threat == ThreatLevel.IMMINENT:
+    crisis, medical, safety = B in families, M in families, S in families
+    b, s, m = (_labels(policy, active, f) for f in (B, S, M))
+    ems = f", with EMS for {m}" if medical else ""
+    followup = False
+    if threat is ThreatLevel.IMMINENT:
         route, rule = Route.POLICE, "R1_imminent_threat"
-        clinician_followup = behavioral
-        explanation = f"Imminent danger ({s_labels}): police at once"
-        explanation += f", with a clinician to follow up on the crisis ({b_labels})." if behavioral else "."
-    elif behavioral and threat in (ThreatLevel.HIGH, ThreatLevel.ELEVATED):
+        followup = crisis
+        tail = f", with clinician follow-up for {b}" if crisis else ""
+        explanation = f"Imminent danger ({s}): police at once{tail}{ems}."
+    elif crisis and threat is not ThreatLevel.NONE:
         route, rule = Route.CO_RESPONSE, "R2_behavioral_with_threat"
         explanation = (
-            f"Behavioral crisis ({b_labels}) with {threat.value} safety risk ({s_labels}): "
-            "officer and clinician together."
+            f"Behavioral indicators ({b}) with {threat.value} safety risk ({s}): co-response team{ems}."
         )
-    elif behavioral:
+    elif crisis:
         route, rule = Route.CLINICIAN_ONLY, "R3_behavioral_no_threat"
-        explanation = f"Behavioral crisis ({b_labels}) with no safety risk: clinician-only team"
-        explanation += f", with EMS for {m_labels}." if medical else "."
+        explanation = f"Behavioral indicators ({b}) with no safety risk: clinician-only team{ems}."
     elif medical and not safety:
         route, rule = Route.CLINICIAN_ONLY, "R4_medical_no_threat"
         explanation = (
-            f"Medical need ({m_labels}) with no safety risk: EMS with a clinician-only team, no police."
+            f"Medical need ({m}) with no behavioral or safety indicators: clinician-only team with EMS."
         )
     elif safety:
         route, rule = Route.POLICE, "R5_safety_no_crisis"
-        explanation = f"Safety risk ({s_labels}) with no behavioral crisis: police"
-        explanation += f", with EMS for {m_labels}." if medical else "."
+        explanation = f"Safety indicators ({s}) with no behavioral crisis: police{ems}."
     else:
         route, rule = Route.POLICE, "R6_nothing_fired"
-        describes_nothing = not policy.incident.pattern.search(narrative_text) or bool(
-            policy.vague.pattern.search(narrative_text)
-        )
-        needs_review = needs_review or describes_nothing
-        explanation = "No behavioral, safety or medical indicator: police at the lowest priority"
-        explanation += ", for review since the call describes no behavior." if needs_review else "."
-
-    if threat == ThreatLevel.IMMINENT or medical_critical or "lethal_means" in tags:
-        priority = 1
-    elif threat == ThreatLevel.HIGH or "acute" in tags or medical:
-        priority = 2
-    elif behavioral or threat == ThreatLevel.ELEVATED:
-        priority = 3
-    else:
-        priority = 4
-    return {
-        "route": route,
-        "threat_level": threat,
-        "crisis": behavioral,
-        "ems_required": medical,
-        "clinician_followup": clinician_followup,
-        "needs_review": needs_review,
-        "priority": priority,
-        "rule": rule,
-        "explanation": explanation,
-    }
-
-
-def _call_type_text(call_type: str) -> str:
-    return _CALL_TYPE_PUNCT.sub(lambda m: " " * len(m.group()), call_type)
-
-
-def classify(narrative: str, call_type: str | None = None, *, policy: Policy) -> TriageDecision:
-    """Decide the response for a call from what the caller described and the CAD call type."""
-    prepared = prepare(narrative or "")
-    descriptor_spans = [(start, end) for start, end, _ in policy.descriptors.find(prepared.text)]
-    text = blank(prepared.text, descriptor_spans)
-    findings = _find(policy, text, source="narrative")
-
-    ct_prepared = prepare(call_type or "")
-    if call_type:
-        findings += _find(policy, _call_type_text(ct_prepared.text), source="call_type")
-
-    def to_indicator(finding: Finding) -> Indicator:
-        source_text, source_prepared = (
-            (narrative, prepared) if finding.source == "narrative" else (call_type or "", ct_prepared)
-        )
-        return _indicator(
-            policy, finding, source_text, source_prepared.original_span(finding.start, finding.end)
-        )
-
-    active = [f for f in findings if f.removed_by is None]
-    # Call-type safety indicators are never removed by the narrative; the narrative's own
-    # negations never reach the call type, since each source is read on its own.
-    outcome = decide(
-        policy,
-        active,
-        narrative_text=text,
-        call_type_only=not text.strip() and bool(call_type and call_type.strip()),
+        review = ", held for review as it describes no behavior" if needs_review else ""
+        explanation = f"No behavioral, safety or medical indicators: police at the lowest priority{review}."
+    return Outcome(
+        route=route,
+        threat_level=threat,
+        crisis=crisis,
+        ems_required=medical,
+        clinician_followup=followup,
+        needs_review=needs_review,
+        priority=min((d.rank for d in definitions), default=4),
+        rule=rule,
+        explanation=explanation,
     )
+
+
+def _indicator(policy: Policy, hit: Hit, prepared: Prepared, original: str) -> Indicator:
+    start, end = prepared.original_span(hit.start, hit.end)
+    # Plain construction: measured faster than model_construct on this pydantic version.
+    return Indicator(
+        family=policy.definitions[hit.code].family,
+        code=hit.code,
+        text=original[start:end],
+        span=(start, end),
+        source=hit.source,
+    )
+
+
+def classify(narrative: str, call_type: str | None = None, *, policy: Policy | None = None) -> TriageDecision:
+    """Decide the response for a call from what the caller described and its CAD call type."""
+    policy = policy or default_policy()
+    narrative = narrative or ""
+    prepared = prepare(narrative, policy)
+    text = neutralise(prepared.text, policy)
+    hits, vague, scope = _narrative_hits(policy, text)
+    hits = _with_also(policy, hits)
+    active = [h for h in hits if h.removed_by is None]
+    compound_hits = _with_also(policy, _compounds(policy, scope, active))
+    narrative_active = active + compound_hits
+
+    # Call-type indicators come from the CAD, not the caller: narrative negation never reaches them.
+    call_type = call_type or None
+    call_hits = _unique(
+        _with_also(
+            policy,
+            (Hit(code, 0, len(call_type or ""), "call_type") for code in call_type_codes(policy, call_type)),
+        )
+    )
+    active_all = narrative_active + call_hits
+
+    needs_review = (bool(call_hits) and not narrative.strip()) or (
+        not narrative_active and (vague or _thin(policy, text))
+    )
+    outcome = _decide(policy, active_all, needs_review)
+
+    def to_indicator(hit: Hit) -> Indicator:
+        if hit.source == "call_type":
+            assert call_type is not None
+            return Indicator(
+                family=policy.definitions[hit.code].family,
+                code=hit.code,
+                text=call_type,
+                span=(0, len(call_type)),
+                source="call_type",
+            )
+        return _indicator(policy, hit, prepared, narrative)
+
     return TriageDecision(
-        indicators=[to_indicator(f) for f in active],
-        negated=[to_indicator(f) for f in findings if f.removed_by is not None],
+        indicators=[to_indicator(h) for h in active_all],
+        negated=[to_indicator(h) for h in hits if h.removed_by is not None],
         policy_version=policy.version,
         **outcome,
     )

@@ -1,294 +1,382 @@
-"""Loading the lexicon file and compiling it into matchers.
+"""Load, validate and compile the triage lexicon (a versioned JSON data file) into a ``Policy``.
 
-Each indicator phrase becomes one branch of a single combined regular expression, longest
-pattern first, so one left-to-right pass finds every indicator and the most specific phrase
-wins where several start at the same word ("threatening to kill himself" over "threatening").
+The file holds every phrase, cue and mapping; this module only turns it into compiled regular
+expressions. Pattern syntax (see the file's ``description``): lower-case Python regex where a
+space means "one or more whitespace", ``~`` is a word stem and ``{macro}`` expands a macro.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from dispatch_shared.events import IndicatorFamily
+from dispatch_shared.events import IndicatorFamily, ThreatLevel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-DEFAULT_LEXICON = Path(__file__).with_name("lexicon.toml")
+from triage.policy.matcher import PhraseMatcher, literal_buckets
 
-# Phrases match whole words: no letter or digit may touch either end.
-_BEFORE = r"(?<![a-z0-9])"
-_AFTER = r"(?![a-z0-9])"
+DEFAULT_POLICY_FILE = Path(__file__).with_name("lexicon.json")
 
-SEVERITY_TAGS = ("critical", "high", "elevated")
-KNOWN_TAGS = {*SEVERITY_TAGS, "acute", "violence", "weapon", "lethal_means", "historical"}
-
-
-class LexiconError(ValueError):
-    """The lexicon file is not valid; the message says where."""
+_MACRO = re.compile(r"\{([a-z_]+)\}")
+_THREAT_PRIORITY = {ThreatLevel.IMMINENT: 1, ThreatLevel.HIGH: 2, ThreatLevel.ELEVATED: 3}
+_FAMILY_PRIORITY = {IndicatorFamily.BEHAVIORAL: 3, IndicatorFamily.MEDICAL: 2}
 
 
-@dataclass(frozen=True)
-class IndicatorSpec:
-    """What an indicator code means: its family, a readable label, tags and implied codes."""
+class PolicyError(ValueError):
+    """The policy file is missing, not valid JSON, or breaks the lexicon schema."""
 
-    code: str
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rewrite(_Strict):
+    """An abbreviation or misspelling and what it stands for."""
+
+    from_: str = Field(alias="from", min_length=1)
+    to: str
+    case_sensitive: bool = False
+
+
+class IndicatorDef(_Strict):
+    """What an indicator code means: its family, label, threat level and priority."""
+
     family: IndicatorFamily
-    label: str
-    tags: frozenset[str] = frozenset()
-    implies: tuple[str, ...] = ()
+    label: str = Field(min_length=1)
+    threat: Literal[ThreatLevel.ELEVATED, ThreatLevel.HIGH, ThreatLevel.IMMINENT] | None = None
+    priority: int | None = Field(default=None, ge=1, le=3)
+    tags: list[str] = []
+    also: list[str] = []
+
+    @model_validator(mode="after")
+    def _threat_only_for_safety(self) -> IndicatorDef:
+        if (self.family is IndicatorFamily.SAFETY) != (self.threat is not None):
+            raise ValueError("safety indicators, and only they, need a threat level")
+        return self
 
     @property
-    def severity(self) -> str | None:
-        """The safety severity tag, if any."""
-        return next((tag for tag in SEVERITY_TAGS if tag in self.tags), None)
+    def rank(self) -> int:
+        """Priority this indicator asks for (1 = most urgent)."""
+        if self.priority is not None:
+            return self.priority
+        if self.threat is not None:
+            return _THREAT_PRIORITY[self.threat]
+        return _FAMILY_PRIORITY[self.family]
 
 
-@dataclass(frozen=True)
-class PhraseMatcher:
-    """One compiled pattern over many phrases; ``codes[i]`` is the code of branch ``p{i}``."""
+class PhraseGroup(_Strict):
+    """Patterns tried in order; ``kind`` says whether a match is an indicator, vague or ignored."""
 
-    pattern: re.Pattern[str]
-    codes: tuple[str, ...]
+    kind: Literal["indicator", "vague", "ignore"] = "indicator"
+    code: str | None = None
+    patterns: list[str] = Field(min_length=1)
 
-    def find(self, text: str) -> list[tuple[int, int, str]]:
-        """Every non-overlapping phrase in ``text`` as (start, end, code)."""
-        codes = self.codes
-        return [
-            (m.start(), m.end(), codes[int(m.lastgroup[1:])])  # type: ignore[index]
-            for m in self.pattern.finditer(text)
-        ]
+    @model_validator(mode="after")
+    def _code_for_indicators(self) -> PhraseGroup:
+        if (self.kind == "indicator") != (self.code is not None):
+            raise ValueError("indicator phrase groups, and only they, need a code")
+        return self
+
+
+class Compound(_Strict):
+    """Two active indicators (by tag) in one sentence that together mean a third."""
+
+    emit: str
+    first: str
+    second: str
+    scope: Literal["sentence"] = "sentence"
+    ordered: bool = False
+    between: str | None = None
+
+
+class Negation(_Strict):
+    window_tokens: int = Field(ge=1, le=30)
+    uncertainty_cues: list[str]
+    negation_cues: list[str]
+    negation_exceptions_after: str
+    post_negation_cues: list[str]
+    list_continuers: list[str]
+    clause_terminators: list[str]
+    sentence_terminators: list[str]
+
+
+class Past(_Strict):
+    before_cues: list[str]
+    after_cues: list[str]
+
+
+class KeywordRule(_Strict):
+    """A call-type keyword rule over the normalised call type (lower case, words only)."""
+
+    pattern: str
+    unless: str | None = None
+    emit: list[str] = Field(min_length=1)
+
+
+class CallTypes(_Strict):
+    codes: dict[str, list[str]]
+    keywords: list[KeywordRule]
+
+
+class LexiconFile(_Strict):
+    """The schema of the lexicon file."""
+
+    version: str = Field(min_length=1, max_length=64)
+    description: str = ""
+    macros: dict[str, str]
+    rewrites: list[Rewrite]
+    descriptors: dict[str, list[str]]
+    filler_words: list[str]
+    negation: Negation
+    past: Past
+    indicators: dict[str, IndicatorDef]
+    phrases: list[PhraseGroup]
+    compounds: list[Compound]
+    call_types: CallTypes
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> LexiconFile:
+        known = set(self.indicators)
+        tags = {tag for d in self.indicators.values() for tag in d.tags}
+        refs: list[str] = [c for d in self.indicators.values() for c in d.also]
+        refs += [g.code for g in self.phrases if g.code is not None]
+        refs += [c.emit for c in self.compounds]
+        refs += [c for codes in self.call_types.codes.values() for c in codes]
+        refs += [c for rule in self.call_types.keywords for c in rule.emit]
+        missing = sorted(set(refs) - known)
+        if missing:
+            raise ValueError(f"unknown indicator codes: {', '.join(missing)}")
+        bad_tags = sorted({t for c in self.compounds for t in (c.first, c.second)} - tags)
+        if bad_tags:
+            raise ValueError(f"compounds use unknown tags: {', '.join(bad_tags)}")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One phrase group of the combined matcher."""
+
+    kind: str
+    code: str | None
 
 
 @dataclass(frozen=True)
 class Policy:
-    """A compiled lexicon: everything the engine needs to decide a call."""
+    """A compiled lexicon: everything the engine needs, immutable and safe to share across threads."""
 
     version: str
     source: str
-    specs: dict[str, IndicatorSpec]
-    narrative: PhraseMatcher
-    call_type: PhraseMatcher
-    cues: PhraseMatcher
-    descriptors: PhraseMatcher
-    vague: PhraseMatcher
-    incident: PhraseMatcher
-    negation_window: int
-    descriptor_counts: dict[str, int] = field(default_factory=dict)
+    sha256: str
+    spec: LexiconFile
+    case_rewrite_re: re.Pattern[str]
+    rewrite_re: re.Pattern[str]
+    rewrite_to: dict[str, str]
+    descriptor_re: re.Pattern[str]
+    matcher: PhraseMatcher
+    entries: dict[str, Entry]
+    phrase_patterns: list[tuple[str, re.Pattern[str]]]
+    uncertainty_re: re.Pattern[str]
+    negation_re: re.Pattern[str]
+    post_negation_re: re.Pattern[str]
+    post_negation_cue_re: re.Pattern[str]
+    past_before_re: re.Pattern[str]
+    past_after_re: re.Pattern[str]
+    clause_re: re.Pattern[str]
+    sentence_re: re.Pattern[str]
+    continuers: frozenset[str]
+    fillers: frozenset[str]
+    compound_between: dict[int, re.Pattern[str]]
+    call_type_rules: list[tuple[re.Pattern[str], re.Pattern[str] | None, tuple[str, ...]]]
+    definitions: dict[str, IndicatorDef] = field(repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """What ``GET /v1/policy`` shows: version, source and counts, never any call data."""
+        per_family = {f.value: 0 for f in IndicatorFamily}
+        for definition in self.definitions.values():
+            per_family[definition.family.value] += 1
+        return {
+            "version": self.version,
+            "source": self.source,
+            "sha256": self.sha256,
+            "indicators_per_family": per_family,
+            "phrase_patterns": len(self.phrase_patterns),
+            "call_type_codes": dict(self.spec.call_types.codes),
+            "call_type_keyword_rules": len(self.spec.call_types.keywords),
+            "descriptors": {name: len(items) for name, items in self.spec.descriptors.items()},
+            "rewrites": len(self.spec.rewrites),
+        }
 
 
-def _phrase_regex(phrase: str, where: str) -> str:
-    try:
-        compiled = re.compile(phrase, re.IGNORECASE)
-    except re.error as exc:
-        raise LexiconError(f"{where}: phrase {phrase!r} is not a valid pattern: {exc}") from None
-    if compiled.groups:
-        raise LexiconError(f"{where}: phrase {phrase!r} has a capturing group; use (?:...)")
-    return phrase
-
-
-def _spaces(pattern: str) -> str:
-    # Blanked descriptors leave runs of spaces, so a space in a phrase matches any white space.
-    return pattern.replace(" ?", r"\s*").replace(" *", r"\s*").replace(" ", r"\s+")
-
-
-def _expand_leading_group(phrase: str) -> list[str]:
-    """``(?:a|b)rest`` becomes ``arest`` and ``brest``, so each can join the prefix tree."""
-    if not phrase.startswith("(?:"):
-        return [phrase]
-    depth, split, close = 0, [3], -1
-    index = 0
-    while index < len(phrase):
-        char = phrase[index]
-        if char == "\\":
-            index += 2
+def expand(pattern: str, macros: dict[str, str]) -> str:
+    """Turn lexicon syntax into a Python regex: spaces, ``~``, macros, and no capturing groups."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
             continue
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                close = index
-                break
-        elif char == "|" and depth == 1:
-            split.append(index + 1)
-        index += 1
-    if close < 0 or phrase[close + 1 : close + 2] in ("?", "*", "+", "{"):
-        return [phrase]
-    bounds = [*split, close + 1]
-    return [phrase[a : b - 1] + phrase[close + 1 :] for a, b in zip(bounds, bounds[1:], strict=False)]
-
-
-_META = set(".^$*+?{}[]()|\\")
-
-
-def _literal_prefix(phrase: str) -> tuple[str, str]:
-    """Split a phrase into its literal lower-case start and the regular expression after it."""
-    chars: list[str] = []
-    index = 0
-    while index < len(phrase):
-        char = phrase[index]
-        if char == "\\" and index + 1 < len(phrase) and not phrase[index + 1].isalnum():
-            literal, step = phrase[index + 1], 2
-        elif char not in _META:
-            literal, step = char.lower(), 1
+        if in_class:
+            in_class = ch != "]"
+            out.append(ch)
+        elif ch == "[":
+            in_class = True
+            out.append(ch)
+        elif ch == " ":
+            optional = pattern[i + 1 : i + 2] == "?"
+            out.append(r"\s*" if optional else r"\s+")
+            i += 1 if optional else 0
+        elif ch == "~":
+            out.append(r"\w*")
+        elif ch == "(" and pattern[i + 1 : i + 2] != "?":
+            out.append("(?:")
+        elif ch == "{" and (m := _MACRO.match(pattern, i)) and m.group(1) in macros:
+            out.append(macros[m.group(1)])
+            i = m.end()
+            continue
         else:
-            break
-        if phrase[index + step : index + step + 1] in ("?", "*", "+", "{"):
-            break  # the quantifier belongs to this character: leave it to the regex part
-        chars.append(literal)
-        index += step
-    return "".join(chars), phrase[index:]
+            out.append(ch)
+        i += 1
+    return "".join(out)
 
 
-@dataclass
-class _Node:
-    children: dict[str, _Node] = field(default_factory=dict)
-    leaves: list[tuple[str, int]] = field(default_factory=list)
-
-    def depth(self) -> int:
-        return 1 + max((child.depth() for child in self.children.values()), default=0)
+def _compile(pattern: str, where: str, flags: int = 0) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, flags)
+    except re.error as exc:
+        raise PolicyError(f"{where}: bad pattern {pattern!r}: {exc}") from exc
 
 
-def _emit(node: _Node) -> str:
-    # Longer literal continuations first, then this node's regex tails, longest first: the
-    # ordered alternation then prefers the most specific phrase that matches.
-    branches = [
-        (r"\s+" if char == " " else re.escape(char)) + f"(?:{_emit(child)})"
-        for char, child in sorted(node.children.items(), key=lambda item: -item[1].depth())
-    ]
-    branches += [
-        f"(?P<p{index}>{_spaces(tail)})"
-        for tail, index in sorted(node.leaves, key=lambda leaf: -len(leaf[0]))
-    ]
-    return "|".join(branches)
+def _alternation(patterns: list[str], macros: dict[str, str], where: str) -> re.Pattern[str]:
+    """One word-bounded alternation of lexicon patterns (each checked on its own first)."""
+    expanded = [expand(p, macros) for p in patterns]
+    for p in expanded:
+        _compile(p, where)
+    return _compile(r"\b(?:" + "|".join(expanded) + r")(?!\w)", where)
 
 
-def _compile_phrases(entries: list[tuple[str, str]]) -> PhraseMatcher:
-    """Compile (phrase, label) pairs into one pattern shaped as a prefix tree of the phrases.
-
-    Python's regex engine tries alternatives one by one; sharing literal prefixes means that at
-    each word only the phrases starting with that word's letters are tried, which is what makes
-    a lexicon of hundreds of phrases fast.
-    """
-    labels: list[str] = []
-    root = _Node()
-    loose: list[str] = []
-    for phrase, label in entries:
-        for variant in _expand_leading_group(phrase):
-            index = len(labels)
-            labels.append(label)
-            prefix, tail = _literal_prefix(variant)
-            if not prefix:
-                loose.append(f"(?P<p{index}>{_spaces(tail)})")
-                continue
-            node = root
-            for char in prefix:
-                node = node.children.setdefault(char, _Node())
-            node.leaves.append((tail, index))
-    body = "|".join([*sorted(loose, key=len, reverse=True), _emit(root)])
-    pattern = re.compile(f"{_BEFORE}(?:{body}){_AFTER}", re.IGNORECASE)
-    return PhraseMatcher(pattern, tuple(labels))
+def _check_lower_case(pattern: str, where: str) -> None:
+    # Text is lower-cased before matching, so an upper-case letter could never match.
+    if re.search("[A-Z]", re.sub(r"\\.", "", pattern)):
+        raise PolicyError(f"{where}: pattern {pattern!r} must be lower case")
 
 
-def _words(data: dict[str, Any], key: str, where: str) -> list[str]:
-    value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
-        raise LexiconError(f"{where}.{key} must be a list of non-empty strings")
-    return [_phrase_regex(item, f"{where}.{key}") for item in value]
-
-
-def _cue_matcher(matching: dict[str, Any]) -> PhraseMatcher:
-    # "not sure" is uncertainty, not negation: uncertainty cues come first where both match.
-    kinds = {
-        "unc": "uncertainty_cues",
-        "neg": "negation_cues",
-        "pastb": "past_cues_before",
-        "pasta": "past_cues_after",
-        "term": "scope_terminators",
-    }
-    entries = [(cue, kind) for kind, key in kinds.items() for cue in _words(matching, key, "matching")]
-    return _compile_phrases(entries)
-
-
-def _specs(data: dict[str, Any]) -> dict[str, IndicatorSpec]:
-    specs: dict[str, IndicatorSpec] = {}
-    for position, entry in enumerate(data.get("indicators", []), start=1):
-        where = f"indicators[{position}]"
-        code = entry.get("code")
-        if not isinstance(code, str) or not code:
-            raise LexiconError(f"{where} needs a code")
-        try:
-            family = IndicatorFamily(entry.get("family"))
-        except ValueError:
-            raise LexiconError(f"{where} ({code}): family must be B, S or M") from None
-        tags = frozenset(entry.get("tags", []))
-        if unknown := tags - KNOWN_TAGS:
-            raise LexiconError(f"{where} ({code}): unknown tags {sorted(unknown)}")
-        specs[code] = IndicatorSpec(
-            code=code,
-            family=family,
-            label=str(entry.get("label", code.replace("_", " "))),
-            tags=tags,
-            implies=tuple(entry.get("implies", [])),
-        )
-    for spec in specs.values():
-        for implied in spec.implies:
-            if implied not in specs:
-                raise LexiconError(f"indicator {spec.code} implies unknown code {implied!r}")
-    return specs
-
-
-def _phrase_entries(
-    sections: list[dict[str, Any]], name: str, specs: dict[str, IndicatorSpec]
-) -> list[tuple[str, str]]:
-    entries: list[tuple[str, str]] = []
-    for position, entry in enumerate(sections, start=1):
-        where = f"{name}[{position}]"
-        code = entry.get("code")
-        if code not in specs:
-            raise LexiconError(f"{where}: unknown indicator code {code!r}")
-        entries.extend((phrase, code) for phrase in _words(entry, "phrases", where))
-    return entries
-
-
-def compile_lexicon(data: dict[str, Any], *, source: str) -> Policy:
-    """Validate and compile parsed lexicon data; raises LexiconError naming what is wrong."""
-    version = data.get("version")
-    if not isinstance(version, str) or not version:
-        raise LexiconError("the lexicon needs a version string")
-    specs = _specs(data)
-    matching = data.get("matching", {})
-    context = data.get("context", {})
-    descriptor_groups: dict[str, Any] = data.get("descriptors", {})
-    descriptors = [
-        phrase for group in descriptor_groups for phrase in _words(descriptor_groups, group, "descriptors")
-    ]
-    window = matching.get("negation_window", 6)
-    if not isinstance(window, int) or not 1 <= window <= 20:
-        raise LexiconError("matching.negation_window must be a whole number from 1 to 20")
-    return Policy(
-        version=version,
-        source=source,
-        specs=specs,
-        narrative=_compile_phrases(_phrase_entries(data.get("indicators", []), "indicators", specs)),
-        call_type=_compile_phrases(_phrase_entries(data.get("call_types", []), "call_types", specs)),
-        cues=_cue_matcher(matching),
-        descriptors=_compile_phrases([(phrase, "descriptor") for phrase in descriptors]),
-        vague=_compile_phrases([(phrase, "vague") for phrase in _words(context, "vague", "context")]),
-        incident=_compile_phrases(
-            [(phrase, "incident") for phrase in _words(context, "incident", "context")]
-        ),
-        negation_window=window,
-        descriptor_counts={group: len(items) for group, items in descriptor_groups.items()},
+def _rewrite_matchers(rewrites: list[Rewrite]) -> tuple[re.Pattern[str], re.Pattern[str], dict[str, str]]:
+    """Two matchers: case-sensitive shorthand ("SI") on the original text, the rest lower-cased."""
+    sensitive: list[str] = []
+    lower: list[str] = []
+    for rw in sorted(rewrites, key=lambda r: -len(r.from_)):
+        # Every shorthand starts with a letter or digit: one \b in front keeps literal prefixes
+        # first in each alternative, which the regex engine skips quickly.
+        tail = r"(?!\w)" if rw.from_[-1].isalnum() else ""
+        body = re.escape(rw.from_ if rw.case_sensitive else rw.from_.lower())
+        (sensitive if rw.case_sensitive else lower).append(body + tail)
+    table = {rw.from_.lower(): rw.to for rw in rewrites}
+    return (
+        _compile(r"\b(?:" + ("|".join(sensitive) or r"(?!x)x") + ")", "rewrites"),
+        _compile(r"\b(?:" + ("|".join(lower) or r"(?!x)x") + ")", "rewrites"),
+        table,
     )
 
 
-def load_policy(path: Path = DEFAULT_LEXICON) -> Policy:
-    """Read and compile a lexicon file."""
+def compile_lexicon(spec: LexiconFile, *, source: str, sha256: str) -> Policy:
+    """Compile a validated lexicon; raise ``PolicyError`` on a pattern that does not compile."""
+    macros: dict[str, str] = {}
+    for name, body in spec.macros.items():
+        macros[name] = expand(body, macros)
+
+    descriptor_patterns = sorted((p for ps in spec.descriptors.values() for p in ps), key=len, reverse=True)
+    alternatives: list[tuple[str, str]] = []
+    entries: dict[str, Entry] = {}
+    singles: list[tuple[str, re.Pattern[str]]] = []
+    for n, group in enumerate(spec.phrases):
+        where = f"phrases[{n}] ({group.code or group.kind})"
+        expanded = []
+        for pattern in group.patterns:
+            _check_lower_case(pattern, where)
+            regex = expand(pattern, macros)
+            singles.append((group.code or group.kind, _compile(r"\b(?:" + regex + r")(?!\w)", where)))
+            expanded.append(regex)
+        alternatives += [(f"g{n}", regex) for regex in expanded]
+        entries[f"g{n}"] = Entry(kind=group.kind, code=group.code)
+    for p in descriptor_patterns:
+        _check_lower_case(p, "descriptors")
+
+    neg = spec.negation
+    exceptions = expand(neg.negation_exceptions_after, macros)
+    negation_cues = [
+        f"(?:{expand(c, macros)})(?! {exceptions})".replace(" ", r"\s+") for c in neg.negation_cues
+    ]
+    case_rewrite_re, rewrite_re, rewrite_to = _rewrite_matchers(spec.rewrites)
+    call_rules = [
+        (
+            _compile(rule.pattern, "call_types.keywords"),
+            _compile(rule.unless, "call_types.keywords") if rule.unless else None,
+            tuple(rule.emit),
+        )
+        for rule in spec.call_types.keywords
+    ]
+    return Policy(
+        version=spec.version,
+        source=source,
+        sha256=sha256,
+        spec=spec,
+        case_rewrite_re=case_rewrite_re,
+        rewrite_re=rewrite_re,
+        rewrite_to=rewrite_to,
+        descriptor_re=_compile(
+            r"\b(?:" + literal_buckets([expand(p, macros) for p in descriptor_patterns]) + r")(?!\w)",
+            "descriptors",
+        ),
+        matcher=PhraseMatcher(alternatives),
+        entries=entries,
+        phrase_patterns=singles,
+        uncertainty_re=_alternation(neg.uncertainty_cues, macros, "negation.uncertainty_cues"),
+        negation_re=_compile(r"\b(?:" + "|".join(negation_cues) + r")(?!\w)", "negation.negation_cues"),
+        post_negation_re=_compile(
+            r"^\s*(?:[:=?-]+\s*)?(?:"
+            + "|".join(expand(c, macros) for c in neg.post_negation_cues)
+            + r")(?!\w)"
+            r"(?=\s*(?:$|[.,;:!?]))",
+            "negation.post_negation_cues",
+        ),
+        post_negation_cue_re=_alternation(neg.post_negation_cues, macros, "negation.post_negation_cues"),
+        past_before_re=_alternation(spec.past.before_cues, macros, "past.before_cues"),
+        past_after_re=_alternation(spec.past.after_cues, macros, "past.after_cues"),
+        clause_re=_compile(_terminators(neg.clause_terminators, macros), "negation.clause_terminators"),
+        sentence_re=_compile(_terminators(neg.sentence_terminators, macros), "negation.sentence_terminators"),
+        continuers=frozenset(neg.list_continuers),
+        fillers=frozenset(spec.filler_words),
+        compound_between={
+            n: _compile(c.between, f"compounds[{n}]") for n, c in enumerate(spec.compounds) if c.between
+        },
+        call_type_rules=call_rules,
+        definitions=dict(spec.indicators),
+    )
+
+
+def _terminators(items: list[str], macros: dict[str, str]) -> str:
+    # Word terminators ("but") share one word-bounded group; punctuation ones need no boundary.
+    words = [expand(t, macros) for t in items if t[:1].isalpha()]
+    marks = [expand(t, macros) for t in items if not t[:1].isalpha()]
+    return "|".join(marks + ([r"\b(?:" + "|".join(words) + r")\b"] if words else []))
+
+
+def load_policy(path: Path | str = DEFAULT_POLICY_FILE) -> Policy:
+    """Read, validate and compile a lexicon file; raise ``PolicyError`` if anything is wrong."""
+    path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise LexiconError(f"{path}: {exc}") from None
-    return compile_lexicon(data, source=str(path))
+        raw = path.read_bytes()
+        data = json.loads(raw)
+    except (OSError, ValueError) as exc:
+        raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
+    try:
+        spec = LexiconFile.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(f"invalid policy file {path}: {exc}") from exc
+    return compile_lexicon(spec, source=str(path), sha256=hashlib.sha256(raw).hexdigest())

@@ -1,53 +1,139 @@
-"""Text preparation for matching: one normal form, with a map back to the caller's characters."""
+"""Text preparation for matching: one lower-case normal form, with a map back to the caller's characters.
+
+Spans found in the prepared text must point into the narrative the caller gave, so every step
+that can change lengths (Unicode normalisation, abbreviation expansion, lower-casing) records
+where each prepared character came from. Blanking descriptors keeps lengths, so needs no map.
+"""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
-# Characters callers and CAD systems use for the apostrophe and quotes.
-_FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u201c": '"', "\u201d": '"'})
+from triage.policy.lexicon import Policy
+
+# Apostrophes, quotes and dashes callers and CAD systems use; controls become spaces.
+_FOLD = {
+    "\u2019": "'",
+    "\u2018": "'",
+    "\u02bc": "'",
+    "`": "'",
+    "\u00b4": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2013": "-",
+    "\u2014": " - ",
+    "\u2212": "-",
+    "\u2010": "-",
+    "\u2011": "-",
+}
+_ASCII = str.maketrans(
+    {i: " " for i in [*range(0, 9), 11, 12, *range(14, 32), 127]} | {9: " ", 13: "\n", 96: "'"}
+)
 
 
-@dataclass(frozen=True)
-class PreparedText:
-    """``text`` in NFKC form with quotes folded; ``origin[i]`` is where its i-th character came from."""
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """``text`` ready for matching; ``starts``/``ends`` map each character back (None: identity)."""
 
     text: str
-    origin: list[int]
+    starts: list[int] | None
+    ends: list[int] | None
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
-        """The span in the original string that the prepared ``[start, end)`` came from."""
-        if start >= end:
-            position = (
-                self.origin[start]
-                if start < len(self.origin)
-                else (self.origin[-1] + 1 if self.origin else 0)
-            )
-            return position, position
-        return self.origin[start], self.origin[end - 1] + 1
+        """The ``[start, end)`` of the original string that prepared ``[start, end)`` came from."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        return self.starts[start], self.ends[end - 1]
 
 
-def prepare(original: str) -> PreparedText:
-    """Normalise ``original`` character by character, remembering each character's origin."""
-    if original.isascii():
-        return PreparedText(original.translate(_FOLD), list(range(len(original))))
+@lru_cache(maxsize=8192)
+def _fold_char(char: str) -> str:
+    if char in _FOLD:
+        return _FOLD[char]
+    if char == "\n":
+        return char
+    if unicodedata.category(char)[0] in "CZ":  # controls, format, separators: plain space
+        return " "
+    decomposed = unicodedata.normalize("NFKD", char)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))  # drop accents
+    return unicodedata.normalize("NFKC", bare).translate(_ASCII)
+
+
+def _unicode_fold(raw: str) -> tuple[str, list[int], list[int]]:
     pieces: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(original):
-        normal = unicodedata.normalize("NFKC", char).translate(_FOLD)
-        if unicodedata.category(char) in ("Cc", "Cf") and char not in "\n\t":
-            normal = " "  # controls and invisible formatting become plain space
-        pieces.append(normal)
-        origin.extend([index] * len(normal))
-    return PreparedText("".join(pieces), origin)
+    starts: list[int] = []
+    ends: list[int] = []
+    for index, char in enumerate(raw):
+        folded = _fold_char(char)
+        pieces.append(folded)
+        starts.extend([index] * len(folded))
+        ends.extend([index + 1] * len(folded))
+    return "".join(pieces), starts, ends
 
 
-def blank(text: str, spans: list[tuple[int, int]]) -> str:
-    """``text`` with each span replaced by as many spaces, so offsets stay valid."""
-    if not spans:
-        return text
-    chars = list(text)
-    for start, end in spans:
-        chars[start:end] = " " * (end - start)
-    return "".join(chars)
+def _rewrite(prepared: Prepared, pattern: re.Pattern[str], table: dict[str, str]) -> Prepared:
+    """Expand call-taker shorthand and fix common misspellings, keeping the offset map."""
+    text = prepared.text
+    matches = list(pattern.finditer(text))
+    if not matches:
+        return prepared
+    starts = prepared.starts if prepared.starts is not None else list(range(len(text)))
+    ends = prepared.ends if prepared.ends is not None else list(range(1, len(text) + 1))
+    out: list[str] = []
+    new_starts: list[int] = []
+    new_ends: list[int] = []
+    position = 0
+    for match in matches:
+        a, b = match.span()
+        out.append(text[position:a])
+        new_starts += starts[position:a]
+        new_ends += ends[position:a]
+        replacement = table[match.group().lower()]
+        out.append(replacement)
+        new_starts += [starts[a]] * len(replacement)
+        new_ends += [ends[b - 1]] * len(replacement)
+        position = b
+    out.append(text[position:])
+    new_starts += starts[position:]
+    new_ends += ends[position:]
+    return Prepared("".join(out), new_starts, new_ends)
+
+
+def _lower(prepared: Prepared) -> Prepared:
+    lowered = prepared.text.lower()
+    if len(lowered) == len(prepared.text):  # lower() never shrinks, so equal length is 1:1
+        return Prepared(lowered, prepared.starts, prepared.ends)
+    starts = prepared.starts or list(range(len(prepared.text)))
+    ends = prepared.ends or list(range(1, len(prepared.text) + 1))
+    pieces: list[str] = []
+    new_starts: list[int] = []
+    new_ends: list[int] = []
+    for index, char in enumerate(prepared.text):
+        low = char.lower()
+        pieces.append(low)
+        new_starts += [starts[index]] * len(low)
+        new_ends += [ends[index]] * len(low)
+    return Prepared("".join(pieces), new_starts, new_ends)
+
+
+def prepare(raw: str, policy: Policy) -> Prepared:
+    """Normalise (NFKC, no accents, folded quotes, no controls), expand shorthand, lower-case."""
+    if raw.isascii():
+        prepared = Prepared(raw.translate(_ASCII), None, None)
+    else:
+        prepared = Prepared(*_unicode_fold(raw))
+    # Case-sensitive shorthand ("SI", "HI") first, while the caller's capitals are still there.
+    prepared = _lower(_rewrite(prepared, policy.case_rewrite_re, policy.rewrite_to))
+    return _rewrite(prepared, policy.rewrite_re, policy.rewrite_to)
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * len(match.group())
+
+
+def neutralise(text: str, policy: Policy) -> str:
+    """Blank protected descriptors (who someone is) with spaces, so they can never count."""
+    return policy.descriptor_re.sub(_blank, text)

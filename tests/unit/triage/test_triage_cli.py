@@ -1,0 +1,53 @@
+"""``triage classify``: JSON lines in, one decision (or error record) per line out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+TRIAGE = Path(sys.executable).parent / "triage"
+
+
+def _run(args: list[str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(TRIAGE), *args], input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_classify_round_trip_from_stdin() -> None:
+    lines = [
+        {"id": "a", "narrative": "Man sitting on the bus bench crying, says he wants to die."},
+        {"id": 2, "narrative": "", "call_type": "SUICTHRT"},
+    ]
+    result = _run(["classify"], "".join(json.dumps(line) + "\n" for line in lines))
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["a", 2]
+    assert out[0]["route"] == "clinician_only" and out[0]["rule"] == "R3_behavioral_no_threat"
+    assert out[1]["needs_review"] is True and out[1]["indicators"][0]["source"] == "call_type"
+
+
+def test_bad_lines_are_reported_and_the_rest_go_on(tmp_path: Path) -> None:
+    path = tmp_path / "calls.jsonl"
+    path.write_text(
+        '{"id": 1, "narrative": "Shots fired"}\nnot json\n{"id": 3, "narrative": 7}\n\n'
+        '{"id": 4, "narrative": "Open line, caller hung up."}\n',
+        encoding="utf-8",
+    )
+    result = _run(["classify", str(path)])
+    assert result.returncode == 1
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o.get("id") for o in out] == [1, None, 3, 4]
+    assert out[0]["threat_level"] == "imminent"
+    assert out[1]["line"] == 2 and "error" in out[1]
+    assert out[2]["error"] == "narrative must be a string"
+    assert out[3]["needs_review"] is True
+    assert "line 2" in result.stderr and "line 3" in result.stderr
+
+
+def test_no_subcommand_prints_help() -> None:
+    result = _run([])
+    assert result.returncode == 0
+    assert "classify" in result.stdout

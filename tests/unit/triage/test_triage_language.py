@@ -1,0 +1,195 @@
+"""How callers talk: negation scope, past tense, uncertainty, shorthand, misspellings, rewording."""
+
+from __future__ import annotations
+
+import pytest
+from dispatch_shared.events import Route, ThreatLevel
+from triage.policy import classify, default_policy
+
+from tests.unit.triage.helpers import codes, negated_codes
+
+POLICY = default_policy()
+CLIN, CO, POL = Route.CLINICIAN_ONLY, Route.CO_RESPONSE, Route.POLICE
+NONE, ELEV, HIGH, IMM = ThreatLevel.NONE, ThreatLevel.ELEVATED, ThreatLevel.HIGH, ThreatLevel.IMMINENT
+
+
+def test_denial_negates_suicidal_ideation() -> None:
+    decision = classify("Caller's son denies suicidal thoughts, he is just very anxious.", policy=POLICY)
+    assert "suicidal_ideation" in negated_codes(decision)
+    assert "suicidal_ideation" not in codes(decision)
+    assert decision.route is CLIN and decision.priority == 3
+
+
+def test_negation_scope_ends_at_but() -> None:
+    decision = classify("No weapons seen, but he is punching the driver.", policy=POLICY)
+    assert "weapon" in negated_codes(decision)
+    assert "violence" in codes(decision)
+    assert (decision.route, decision.threat_level) == (POL, HIGH)
+
+
+def test_negation_does_not_leak_into_the_next_clause() -> None:
+    decision = classify("He doesn't have a gun and is threatening to kill his wife.", policy=POLICY)
+    assert "weapon" in negated_codes(decision)
+    assert "threat_to_others" in codes(decision)
+
+
+def test_negation_covers_a_list() -> None:
+    decision = classify("She does not have a gun, a knife or a bat; she is confused.", policy=POLICY)
+    assert not codes(decision) & {"weapon", "weapon_brandished"}
+    assert decision.route is CLIN
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "My sister used to cut herself but tonight she is just crying.",
+        "He was suicidal years ago, today he is upset after losing his job.",
+        "Roommate was suicidal last year; now she is having a panic attack.",
+        "She has a history of suicide attempts and is very anxious tonight.",
+    ],
+)
+def test_past_mentions_do_not_fire(narrative: str) -> None:
+    decision = classify(narrative, policy=POLICY)
+    assert not codes(decision) & {"suicidal_ideation", "self_harm"}
+    assert negated_codes(decision) & {"suicidal_ideation", "self_harm"}
+    assert (decision.route, decision.priority) == (CLIN, 3)
+
+
+def test_history_of_violence_is_itself_a_safety_indicator() -> None:
+    decision = classify("Man hearing voices, he has a history of violence.", policy=POLICY)
+    assert "history_of_violence" in codes(decision)
+    assert (decision.route, decision.threat_level) == (CO, ELEV)
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "She is paranoid and might have a gun.",
+        "Man is talking to himself, possibly armed.",
+        "Caller is not sure if her son has a knife, he is hearing voices.",
+        "Unknown if subject has weapons, he is acting erratically.",
+        "UNK IF ARMED, SUBJ HALLUCINATING",
+    ],
+)
+def test_uncertain_weapon_counts(narrative: str) -> None:
+    decision = classify(narrative, policy=POLICY)
+    assert codes(decision) & {"weapon", "weapon_brandished"}
+    assert (decision.route, decision.threat_level) == (CO, ELEV)
+
+
+def test_call_taker_shorthand() -> None:
+    decision = classify("RP ADV SUBJ W/ KNIFE, SI", policy=POLICY)
+    assert {"weapon", "suicidal_ideation"} <= codes(decision)
+    assert (decision.route, decision.threat_level, decision.priority) == (CO, ELEV, 2)
+
+
+@pytest.mark.parametrize(
+    ("narrative", "route", "threat", "priority"),
+    [
+        ("SUBJ W/O WPNS, 10-96, TALKING TO SELF", CLIN, NONE, 3),
+        ("EDP IN LOBBY, NO WPNS SEEN", CLIN, NONE, 3),
+        ("RP STATES SUBJ OD'D ON HEROIN, UNRESP", CLIN, NONE, 1),
+        ("SUBJ HI TOWARD NEIGHBOR", CO, HIGH, 2),
+        ("Subj denies SI", POL, NONE, 4),
+        ("subj is suicidle and has a knife", CO, ELEV, 2),
+        ("man having a siezure, unconcious", CLIN, NONE, 1),
+    ],
+)
+def test_shorthand_and_misspellings(narrative: str, route: Route, threat: ThreatLevel, priority: int) -> None:
+    decision = classify(narrative, policy=POLICY)
+    assert (decision.route, decision.threat_level, decision.priority) == (route, threat, priority)
+
+
+def test_hi_is_behavioral_and_a_threat() -> None:
+    decision = classify("SUBJ HI TOWARD NEIGHBOR", policy=POLICY)
+    assert {"homicidal_ideation", "threat_to_others"} <= codes(decision)
+
+
+def test_lower_case_si_is_not_shorthand() -> None:
+    assert "suicidal_ideation" not in codes(classify("si, he said hi to me", policy=POLICY))
+
+
+@pytest.mark.parametrize(
+    "diagnosis",
+    ["schizophrenic", "bipolar", "autistic", "mentally ill", "psychotic", "PTSD-diagnosed", "schizo"],
+)
+def test_diagnosis_labels_never_raise_threat(diagnosis: str) -> None:
+    for template in ["A {} man at the library.", "A {} man is talking to himself.", "A {} man has a knife."]:
+        plain = classify(template.format(""), policy=POLICY)
+        labelled = classify(template.format(diagnosis), policy=POLICY)
+        assert labelled.threat_level == plain.threat_level
+        assert labelled.route == plain.route or diagnosis == "psychotic"
+
+
+# Held-out style: the same behaviors as the policy and dev set, worded differently.
+REWORDED = [
+    # behavioral, no safety risk -> clinician only
+    ("My sister keeps saying she wants to kill herself.", CLIN, NONE, 2),
+    ("Teen posted a goodbye note online and says nobody would miss her.", CLIN, NONE, 2),
+    ("He told me he doesn't want to live anymore.", CLIN, NONE, 2),
+    ("Caller's mother is disoriented and can't remember her address.", CLIN, NONE, 3),
+    ("Guy screaming at traffic and rambling about the FBI following him.", CLIN, NONE, 3),
+    ("Woman sobbing uncontrollably on the church steps.", CLIN, NONE, 3),
+    ("Elderly man with Alzheimer's wandered off from the care home.", CLIN, NONE, 3),
+    ("He's been off his psych meds for a week and is seeing things.", CLIN, NONE, 3),
+    ("Person sleeping in the bus shelter, no coat, it is freezing.", CLIN, NONE, 3),
+    ("Drunk man can't stand up straight outside the liquor store, not violent.", CLIN, NONE, 3),
+    ("Please check on my neighbor, nobody has heard from her in a week.", CLIN, NONE, 3),
+    ("Young man responding to internal stimuli at the transit center, calm.", CLIN, NONE, 3),
+    # medical only -> clinician only with EMS
+    ("Someone collapsed in the hallway and isn't breathing.", CLIN, NONE, 1),
+    ("My dad is having chest pains and sweating.", CLIN, NONE, 2),
+    ("Lady is seizing on the floor of the grocery store.", CLIN, NONE, 2),
+    ("Teen took a bunch of her mom's pills and is now hard to wake.", CLIN, NONE, 1),
+    ("Older gentleman fell down the stairs and hit his head.", CLIN, NONE, 2),
+    # behavioral with safety risk -> co-response
+    ("He said he's going to shoot himself, he has a pistol.", CO, HIGH, 1),
+    ("Guy on the overpass ledge threatening to jump.", CO, HIGH, 1),
+    ("Brother is manic, hasn't slept in days, not sure if he has a gun.", CO, ELEV, 3),
+    ("Man having a psychotic episode is throwing furniture around.", CO, ELEV, 3),
+    ("My husband has been drinking and says he'll kill me.", CO, HIGH, 2),
+    ("Woman holding a razor to her wrist says she wants to die.", CO, HIGH, 1),
+    ("Son is hallucinating and keeps a hunting rifle in his closet.", CO, ELEV, 3),
+    # safety, no crisis -> police
+    ("Someone just shot my brother.", POL, IMM, 1),
+    ("Man swinging a bat at people outside the bar, he hit one of them with it.", POL, IMM, 1),
+    ("There is a guy with a gun in the parking lot.", POL, ELEV, 3),
+    ("My ex is outside trying to break in.", POL, HIGH, 2),
+    ("She isn't armed but she keeps hitting her boyfriend.", POL, HIGH, 2),
+    ("Student says he wants to shoot up the school.", POL, HIGH, 2),
+    ("Heard several gunshots behind the gas station.", POL, IMM, 1),
+    ("Guy pulled a knife on the cashier.", POL, HIGH, 2),
+    ("Two guys brawling in the street.", POL, HIGH, 2),
+    # nothing
+    ("Car alarm has been going off for an hour.", POL, NONE, 4),
+]
+
+
+@pytest.mark.parametrize(("narrative", "route", "threat", "priority"), REWORDED)
+def test_reworded_behaviors(narrative: str, route: Route, threat: ThreatLevel, priority: int) -> None:
+    decision = classify(narrative, policy=POLICY)
+    assert (decision.route, decision.threat_level, decision.priority) == (route, threat, priority), (
+        decision.indicators
+    )
+
+
+@pytest.mark.parametrize(
+    ("narrative", "review"),
+    [
+        ("Suspicious man in a hoodie by the cars.", True),
+        ("911 hang up, no answer on callback.", True),
+        ("Man at the bus stop.", True),
+        ("My bike was stolen last night.", False),
+    ],
+)
+def test_vague_calls_need_review(narrative: str, review: bool) -> None:
+    decision = classify(narrative, policy=POLICY)
+    assert (decision.route, decision.needs_review) == (POL, review)
+
+
+def test_explanation_is_one_plain_sentence() -> None:
+    decision = classify("Man sitting on the bus bench crying, says he wants to die.", policy=POLICY)
+    assert decision.rule == "R3_behavioral_no_threat"
+    assert decision.explanation.count(".") == 1 and "clinician-only" in decision.explanation
+    imminent = classify("Suicidal man barricaded with a rifle.", policy=POLICY)
+    assert imminent.rule == "R1_imminent_threat" and imminent.clinician_followup
