@@ -91,6 +91,14 @@ is_broker() {
   tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qxF "$CONFIG"
 }
 
+# Alive and not a zombie (exited children can linger here until init reaps them). Unlike
+# is_broker this holds from the fork on, before the child has exec'd the JVM.
+alive() {
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
 # Prints the broker's pid if the pid file names a live broker.
 broker_pid() {
   local pid
@@ -227,7 +235,7 @@ start() {
 wait_ready() {
   local pid=$1 deadline=$((SECONDS + START_TIMEOUT))
   until grep -q "Kafka Server started" "$LOG" && port_open "$PORT"; do
-    if ! is_broker "$pid"; then
+    if ! alive "$pid"; then
       rm -f "$PID_FILE"
       show_log "the broker exited during start-up"
       return 1
