@@ -106,14 +106,15 @@ def test_listing_filters_by_status_and_pages(engine: Engine) -> None:
 def test_retention_purges_narratives_and_caller_but_keeps_the_record(engine: Engine) -> None:
     from datetime import timedelta
 
-    from dispatch_shared.events import utcnow
+    from dispatch_shared.events import Indicator, utcnow
     from intake.models import Call
     from intake.retention import purge
 
     old = accept(engine, received_at=T0.isoformat(), caller={"name": "Pat", "phone": "555-0100"})
     new = accept(engine, received_at=utcnow().isoformat())
+    said = Indicator(family="B", code="suicidal_ideation", text="wants to die", span=(10, 22))
     with transaction(engine) as session:
-        ledger.record_triaged(session, triaged(old, at=later(1)))
+        ledger.record_triaged(session, triaged(old, at=later(1), indicators=[said]))
         for row in session.exec(select(IntakeOutbox)):
             row.sent_at = utcnow()  # both delivered; only the old one is past retention
             if row.key == str(old):
@@ -128,5 +129,7 @@ def test_retention_purges_narratives_and_caller_but_keeps_the_record(engine: Eng
         payloads = [row.payload for row in session.exec(select(IntakeOutbox))]
     assert kept is not None and kept.narrative is None and kept.caller is None
     assert record.route == "clinician_only" and record.decision is not None  # decisions stay
+    assert record.decision["rule"] == "R3_behavioral_no_threat"
+    assert record.decision["indicators"] == [{**said.model_dump(mode="json"), "text": ""}]  # no excerpt
     assert recent is not None and recent.narrative == "Man hearing voices"
     assert purged.events == 1 and len(payloads) == 1 and str(new) in payloads[0]

@@ -52,3 +52,12 @@ def test_rate_limiter_allows_a_burst_then_says_how_long_to_wait() -> None:
     assert limiter.acquire("b") == 0  # other keys have their own bucket
     now[0] += 1.0
     assert limiter.acquire("a") == 0
+
+
+def test_production_refuses_the_embedded_database() -> None:
+    settings = ServiceSettings(environment="production", api_keys=f"ops:{KEY}", database_url="")
+    with pytest.raises(ValueError, match="DATABASE_URL"):
+        settings.resolved_database_url()
+    assert ServiceSettings(
+        environment="production", database_url="postgresql+psycopg://db/x"
+    ).resolved_database_url()

@@ -30,6 +30,9 @@ def test_a_narrative_or_a_call_type_is_enough() -> None:
         ({"cad_incident_id": "A", "narrative": "x", "location": {"lon": -181}}, "location.lon"),
         ({"cad_incident_id": "A", "narrative": "x", "received_at": "2026-01-01T00:00:00"}, "received_at"),
         ({"cad_incident_id": "A", "narrative": "x", "surprise": 1}, "surprise"),
+        ({"cad_incident_id": "A", "narrative": "x", "received_at": "0001-01-01T00:00+05:00"}, "received_at"),
+        ({"cad_incident_id": "A", "narrative": "x", "received_at": "9999-12-31T23:00-05:00"}, "received_at"),
+        ({"cad_incident_id": "A", "narrative": "x", "location": {"address": "x" * 501}}, "location.address"),
         ({"cad_incident_id": "A", "narrative": "x", "caller": {"ssn": "1"}}, "caller.ssn"),
     ],
 )
@@ -42,6 +45,8 @@ def test_text_is_normalised_and_invisible_characters_dropped() -> None:
         cad_incident_id="A",
         narrative="Cafe\u0301 owner says\u200b man is\x00 yelling\r\nat cars",
         call_type=" MNTL\u202e ",
+        location={"address": "1 Main\x00 St\u200b"},
     )
     assert call.narrative == "Caf\u00e9 owner says man is yelling\nat cars"
     assert call.call_type == "MNTL"
+    assert call.location is not None and call.location.address == "1 Main St"

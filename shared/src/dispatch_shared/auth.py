@@ -54,19 +54,22 @@ def local_api_keys(path: Path = LOCAL_KEYS_FILE) -> str:
     if not path.exists():
         spec = ",".join(f"{role}:{role}-{secrets.token_urlsafe(18)}" for role in Role)
         path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"API_KEYS={spec}\n")
         try:
-            # O_EXCL: when services start together, the first writer wins and the rest read it.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            # link() fails if the file exists: when services start together the first one wins,
+            # and nobody ever reads a half-written file.
+            os.link(draft, path)
         except FileExistsError:
             pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(f"API_KEYS={spec}\n")
-    for _ in range(50):
-        text = path.read_text().strip()
-        if text.startswith("API_KEYS="):
-            return text.removeprefix("API_KEYS=")
-    raise RuntimeError(f"{path} is not readable as API_KEYS=...")
+        finally:
+            draft.unlink()
+    text = path.read_text().strip()
+    if not text.startswith("API_KEYS="):
+        raise RuntimeError(f"{path} is not readable as API_KEYS=...")
+    return text.removeprefix("API_KEYS=")
 
 
 def load_api_keys(settings: ServiceSettings) -> list[tuple[str, Role]]:

@@ -36,7 +36,10 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine tuned for concurrent use from a web server's thread pool and the event loop."""
+    """An engine tuned for concurrent use from a web server's thread pool and the event loop.
+
+    ``hide_parameters``: a database error must never carry a narrative into a log or a header.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
@@ -51,7 +54,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True, **kwargs
+    )
 
 
 @contextmanager
@@ -72,7 +77,6 @@ def migrate(engine: Engine, *, migrations_dir: Path, service: str) -> None:
     """Bring the service's tables to the newest revision of its own Alembic history."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
-    config.attributes["connection"] = None
     config.attributes["version_table"] = f"alembic_version_{service}"
     with engine.begin() as connection:
         config.attributes["connection"] = connection

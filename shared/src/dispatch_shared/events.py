@@ -13,6 +13,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dispatch_shared.text import CleanText
+
 
 def utcnow() -> datetime:
     """Timezone-aware now, the only clock events use."""
@@ -114,7 +116,7 @@ class Location(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    address: Annotated[str, Field(max_length=500)] | None = None
+    address: Annotated[CleanText, Field(max_length=500)] | None = None
     lat: Latitude | None = None
     lon: Longitude | None = None
 

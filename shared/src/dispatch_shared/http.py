@@ -6,10 +6,10 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Annotated, Any
 
 import uvicorn
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import OperationalError
@@ -72,6 +72,15 @@ class BodyLimitMiddleware:
             {"detail": f"request body larger than {self.max_bytes} bytes"}, status_code=413
         )
         await response(scope, receive, send)
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    """The process's runtime (engine, Kafka link, outbox), for route dependencies."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
 def _route_label(request: Request) -> str:

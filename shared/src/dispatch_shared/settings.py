@@ -54,6 +54,10 @@ class ServiceSettings(BaseSettings):
         """The database URL, defaulting to an embedded SQLite file for this service."""
         if self.database_url:
             return self.database_url
+        if self.environment is Environment.PRODUCTION:
+            raise ValueError(
+                "ENVIRONMENT=production needs DATABASE_URL (an embedded SQLite is for development)"
+            )
         path = Path(".run") / f"{self.service_name}.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{path}"

@@ -193,3 +193,14 @@ def test_explanation_is_one_plain_sentence() -> None:
     assert decision.explanation.count(".") == 1 and "clinician-only" in decision.explanation
     imminent = classify("Suicidal man barricaded with a rifle.", policy=POLICY)
     assert imminent.rule == "R1_imminent_threat" and imminent.clinician_followup
+
+
+def test_invisible_characters_cannot_hide_words_from_triage() -> None:
+    hidden = "He says he wants to ki\u200bll himself and has a g\u200dun."
+    decision = classify(hidden, policy=POLICY)
+    assert decision == classify("He says he wants to kill himself and has a gun.", policy=POLICY).model_copy(
+        update={"indicators": decision.indicators, "negated": decision.negated}
+    )
+    assert "suicidal_ideation" in codes(decision) and decision.route is CO
+    span = next(i.span for i in decision.indicators if i.code == "suicidal_ideation")
+    assert "\u200b" in hidden[span[0] : span[1]]  # spans still point into what the caller sent

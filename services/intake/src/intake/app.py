@@ -23,11 +23,11 @@ from dispatch_shared.events import (
     Topic,
     utcnow,
 )
-from dispatch_shared.http import create_service_app, serve
+from dispatch_shared.http import RuntimeDep, create_service_app, serve
 from dispatch_shared.ratelimit import RateLimiter, rate_limited
 from dispatch_shared.runtime import ServiceRuntime
 from dispatch_shared.settings import ServiceSettings
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Response
 from pydantic import Field
 from sqlalchemy.exc import IntegrityError
 
@@ -55,14 +55,6 @@ class IntakeSettings(ServiceSettings):
     retention_check_seconds: float = Field(default=3600, gt=0, description="How often retention runs.")
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
-RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
-
-
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     """Build the intake app; settings come from the environment unless given."""
     settings = settings or IntakeSettings()
@@ -82,9 +74,13 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     async def enforce_retention() -> None:
         while True:
             cutoff = utcnow() - timedelta(days=settings.retention_days)
-            purged = await asyncio.to_thread(purge, runtime.engine, cutoff)
-            if purged.calls or purged.events:
-                log.info("retention purge", extra={"calls": purged.calls, "events": purged.events})
+            try:
+                purged = await asyncio.to_thread(purge, runtime.engine, cutoff)
+            except Exception as exc:  # noqa: BLE001 - e.g. the database restarting: try next time
+                log.warning("retention purge failed", extra={"error": exc.__class__.__name__})
+            else:
+                if purged.calls or purged.events:
+                    log.info("retention purge", extra={"calls": purged.calls, "events": purged.events})
             await asyncio.sleep(settings.retention_check_seconds)
 
     @asynccontextmanager
@@ -155,7 +151,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         runtime: RuntimeDep,
         status: CallStatus | None = None,
         route: Route | None = None,
-        cad_incident_id: Annotated[str | None, Query(max_length=64)] = None,
+        cad_incident_id: Annotated[str | None, Query(max_length=64, pattern=r"^[\x21-\x7e]+$")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> CallPage:

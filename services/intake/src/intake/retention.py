@@ -6,13 +6,14 @@ narrative, the caller's details and the raw event payloads that carried them are
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from dispatch_shared.db import transaction
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from intake.models import Call, IntakeOutbox, IntakeProcessedEvent
 
@@ -25,22 +26,36 @@ class Purged:
     events: int
 
 
+def _without_excerpts(decision: str | None) -> str | None:
+    """The decision record with the matched narrative excerpts removed; codes and spans stay."""
+    if decision is None:
+        return None
+    record = json.loads(decision)
+    for key in ("indicators", "negated"):
+        for indicator in record.get(key, []):
+            indicator["text"] = ""
+    return json.dumps(record)
+
+
 def purge_before(session: Session, cutoff: datetime) -> Purged:
-    """Remove narratives, caller details and delivered payloads of calls received before ``cutoff``."""
+    """Remove narratives, caller details, narrative excerpts and delivered payloads before ``cutoff``."""
     calls = session.exec(
-        update(Call)
-        .where(
+        select(Call).where(
             col(Call.received_at) < cutoff, col(Call.narrative).is_not(None) | col(Call.caller).is_not(None)
         )
-        .values(narrative=None, caller=None)
-    )
+    ).all()
+    for call in calls:
+        call.narrative = None
+        call.caller = None
+        call.decision = _without_excerpts(call.decision)
+        session.add(call)
     events = session.exec(
         delete(IntakeOutbox).where(
             col(IntakeOutbox.created_at) < cutoff, col(IntakeOutbox.sent_at).is_not(None)
         )
     )
     session.exec(delete(IntakeProcessedEvent).where(col(IntakeProcessedEvent.processed_at) < cutoff))
-    return Purged(calls=calls.rowcount, events=events.rowcount)
+    return Purged(calls=len(calls), events=events.rowcount)
 
 
 def purge(engine: Engine, cutoff: datetime) -> Purged:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from dispatch_shared.events import AssignedUnit, CallStatus, Location, Route, ThreatLevel
+from dispatch_shared.events import AssignedUnit, CallStatus, Location, Route, ThreatLevel, utcnow
 from dispatch_shared.text import CleanText
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 NARRATIVE_MAX_CHARS = 10_000
+EARLIEST_RECEIVED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
 CadIncidentId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")
@@ -56,8 +57,14 @@ class CallSubmission(BaseModel):
     @field_validator("received_at")
     @classmethod
     def _aware(cls, received_at: datetime | None) -> datetime | None:
-        if received_at is not None and received_at.tzinfo is None:
+        if received_at is None:
+            return None
+        if received_at.tzinfo is None:
             raise ValueError("received_at must include a timezone offset")
+        # Within a sane window: outside it the time is a CAD error, and a far-future time would
+        # also keep the narrative from ever being purged.
+        if not EARLIEST_RECEIVED_AT <= received_at <= utcnow() + timedelta(hours=1):
+            raise ValueError("received_at must be after 2000 and not in the future")
         return received_at
 
 

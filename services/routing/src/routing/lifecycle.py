@@ -7,7 +7,6 @@ from dispatch_shared.events import CallStatus, UnitStatus
 __all__ = [
     "ALLOWED",
     "CLOSED",
-    "OPEN",
     "REPORTABLE",
     "TransitionNotAllowed",
     "allowed_after",
@@ -31,7 +30,6 @@ REPORTABLE = (CallStatus.EN_ROUTE, CallStatus.ON_SCENE, CallStatus.RESOLVED, Cal
 """Statuses that come in through the lifecycle API (the others are routing's own)."""
 
 CLOSED = frozenset({CallStatus.RESOLVED, CallStatus.CANCELLED})
-OPEN = (CallStatus.QUEUED, CallStatus.ASSIGNED, CallStatus.EN_ROUTE, CallStatus.ON_SCENE)
 
 
 class TransitionNotAllowed(Exception):

@@ -68,7 +68,10 @@ def create_app(settings: TriageSettings | None = None, store: PolicyStore | None
     async def watch_policy() -> None:
         while True:
             await asyncio.sleep(settings.policy_check_seconds)
-            policies.reload_if_changed()
+            try:
+                policies.reload_if_changed()
+            except Exception as exc:  # noqa: BLE001 - keep watching; the policy in force stays
+                log.warning("policy check failed", extra={"error": exc.__class__.__name__})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

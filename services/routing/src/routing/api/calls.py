@@ -7,10 +7,11 @@ from uuid import UUID
 
 from dispatch_shared.db import transaction
 from dispatch_shared.events import CallStatus, Route
+from dispatch_shared.http import RuntimeDep
 from fastapi import APIRouter, HTTPException, Query
 
 from routing import calls
-from routing.api.deps import ChainsDep, RuntimeDep, SessionDep
+from routing.api.deps import ChainsDep, SessionDep
 from routing.lifecycle import TransitionNotAllowed
 from routing.schemas import CallPage, CallStatusReport, CallView
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 from dispatch_shared.events import utcnow
+from dispatch_shared.http import RuntimeDep
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 
-from routing.api.deps import RuntimeDep
 from routing.stream import events_after, format_sse, latest_event_id, next_events
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
@@ -37,8 +37,10 @@ page = APIRouter(tags=["console"])
 async def event_stream(
     request: Request,
     runtime: RuntimeDep,
-    last_event_id_header: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
-    last_event_id: Annotated[int | None, Query(ge=0, description="Same as the Last-Event-ID header.")] = None,
+    last_event_id_header: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=2**63 - 1)] = None,
+    last_event_id: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="Same as the Last-Event-ID header.")
+    ] = None,
 ) -> StreamingResponse:
     settings = request.app.state.settings
     resume = last_event_id_header if last_event_id_header is not None else last_event_id

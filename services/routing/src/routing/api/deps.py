@@ -6,16 +6,11 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from dispatch_shared.db import transaction
-from dispatch_shared.runtime import ServiceRuntime
+from dispatch_shared.http import RuntimeDep
 from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
 
 from routing.assignment import FallbackChains
-
-
-def get_runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
 
 
 def get_chains(request: Request) -> FallbackChains:
@@ -23,7 +18,6 @@ def get_chains(request: Request) -> FallbackChains:
     return chains
 
 
-RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 ChainsDep = Annotated[FallbackChains, Depends(get_chains)]
 
 

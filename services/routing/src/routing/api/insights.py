@@ -18,6 +18,9 @@ SinceQuery = Annotated[datetime | None, Query(description="Start of the window (
 UntilQuery = Annotated[datetime | None, Query(description="End of the window, exclusive; now if omitted.")]
 
 
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # naive means UTC
 
@@ -25,7 +28,12 @@ def _aware(value: datetime) -> datetime:
 def window(since: datetime | None, until: datetime | None, *, default_days: int) -> tuple[datetime, datetime]:
     """The [since, until) window, defaulting to the last ``default_days`` days."""
     end = _aware(until) if until is not None else datetime.now(UTC)
-    start = _aware(since) if since is not None else end - timedelta(days=default_days)
+    try:
+        start = _aware(since) if since is not None else end - timedelta(days=default_days)
+    except OverflowError:
+        raise unprocessable(("query", "until"), "until is too early") from None
+    if not (EARLIEST <= start and end <= LATEST):
+        raise unprocessable(("query", "since"), "the window must lie between 2000 and 2100")
     if start >= end:
         raise unprocessable(("query", "since"), "since must be before until")
     return start, end

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from dispatch_shared.db import transaction
 from dispatch_shared.events import UnitStatus, UnitType
+from dispatch_shared.http import RuntimeDep
 from fastapi import APIRouter, Body, HTTPException, Path
 
 from routing import roster
-from routing.api.deps import ChainsDep, RuntimeDep, SessionDep
+from routing.api.deps import ChainsDep, SessionDep
 from routing.schemas import (
     MAX_UNITS_PER_REQUEST,
     UnitId,

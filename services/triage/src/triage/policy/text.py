@@ -55,7 +55,10 @@ def _fold_char(char: str) -> str:
         return _FOLD[char]
     if char == "\n":
         return char
-    if unicodedata.category(char)[0] in "CZ":  # controls, format, separators: plain space
+    category = unicodedata.category(char)
+    if category == "Cf":  # zero-width and bidi marks hide nothing: "ki\u200bll" reads "kill"
+        return ""
+    if category[0] in "CZ":  # controls and separators: plain space
         return " "
     decomposed = unicodedata.normalize("NFKD", char)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))  # drop accents
