@@ -108,11 +108,13 @@ status() {
 }
 
 run() {
-  trap 'echo; echo "stopping..."; down; exit 0' INT TERM
+  local follower=""
+  trap 'echo; echo "stopping..."; [[ -n $follower ]] && kill "$follower" 2>/dev/null; down; exit 0' INT TERM
   up
   echo "Following the logs; Ctrl-C stops everything."
   tail -n 0 -F "$LOGS"/intake.log "$LOGS"/triage.log "$LOGS"/routing.log &
-  wait $!
+  follower=$!
+  wait "$follower"
 }
 
 case "${1:-}" in
