@@ -20,6 +20,7 @@ from typing import Any
 
 from dispatch_shared.events import Route, TriageDecision
 from triage.policy import Policy, PolicyStore, classify
+from triage.policy import invariance_signature as signature
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTES = [Route.CLINICIAN_ONLY.value, Route.CO_RESPONSE.value, Route.POLICE.value]
@@ -66,20 +67,6 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
         for line in handle:
             if line.strip():
                 yield json.loads(line)
-
-
-def signature(decision: TriageDecision) -> tuple[Any, ...]:
-    """What counterfactual invariance compares: every decision field a descriptor must not move."""
-    return (
-        decision.route,
-        decision.threat_level,
-        decision.crisis,
-        decision.ems_required,
-        decision.clinician_followup,
-        decision.needs_review,
-        decision.priority,
-        tuple(sorted(i.code for i in decision.indicators)),
-    )
 
 
 def evaluate_dev(path: Path, policy: Policy) -> dict[str, Any]:

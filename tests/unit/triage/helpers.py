@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dispatch_shared.events import TriageDecision
+from triage.policy import invariance_signature as signature  # noqa: F401 - the tests' name for it
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -15,20 +16,6 @@ def read_jsonl(name: str) -> list[dict[str, Any]]:
     """Records of a JSON-lines file in ``tests/data``."""
     with (DATA / name).open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
-
-
-def signature(decision: TriageDecision) -> tuple[Any, ...]:
-    """Everything a protected descriptor must never change."""
-    return (
-        decision.route,
-        decision.threat_level,
-        decision.crisis,
-        decision.ems_required,
-        decision.clinician_followup,
-        decision.needs_review,
-        decision.priority,
-        tuple(sorted(i.code for i in decision.indicators)),
-    )
 
 
 def codes(decision: TriageDecision) -> set[str]:

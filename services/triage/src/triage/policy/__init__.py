@@ -1,6 +1,6 @@
 """The triage policy: a versioned lexicon (data) and a plain-Python engine that decide a call."""
 
-from triage.policy.engine import classify, default_policy
+from triage.policy.engine import classify, default_policy, invariance_signature
 from triage.policy.lexicon import DEFAULT_POLICY_FILE, Policy, PolicyError, load_policy
 from triage.policy.store import PolicyStore
 
@@ -11,5 +11,6 @@ __all__ = [
     "PolicyStore",
     "classify",
     "default_policy",
+    "invariance_signature",
     "load_policy",
 ]

@@ -54,6 +54,20 @@ class Outcome(TypedDict):
     explanation: str
 
 
+def invariance_signature(decision: TriageDecision) -> tuple[object, ...]:
+    """What counterfactual invariance compares: every field a protected descriptor must not move."""
+    return (
+        decision.route,
+        decision.threat_level,
+        decision.crisis,
+        decision.ems_required,
+        decision.clinician_followup,
+        decision.needs_review,
+        decision.priority,
+        tuple(sorted(i.code for i in decision.indicators)),
+    )
+
+
 @lru_cache(maxsize=1)
 def default_policy() -> Policy:
     """The lexicon shipped with the package (callers with a ``PolicyStore`` pass its policy)."""
