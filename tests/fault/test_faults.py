@@ -27,8 +27,10 @@ def wait_for(stream: CallStream, sent: int) -> None:
         time.sleep(0.05)
 
 
-def report(name: str, stream: CallStream, calls: list[dict], **figures: int) -> None:
-    """Print the figures of one run; reached only when the assertions held."""
+def report(
+    capsys: pytest.CaptureFixture[str], name: str, stream: CallStream, calls: list[dict], **figures: int
+) -> None:
+    """Print the figures of one run, past pytest's capture so CI logs show them."""
     routed = {c["call_id"] for c in calls if c["status"] not in ("received", "triaged")}
     figures |= {
         "calls_sent": stream.sent,
@@ -36,10 +38,13 @@ def report(name: str, stream: CallStream, calls: list[dict], **figures: int) -> 
         "lost": len(set(stream.accepted.values()) - routed),
         "duplicated": sum(assert_routed_exactly_once(calls, set(stream.accepted.values())).values()),
     }
-    print(f"\n[fault] {name}: " + " ".join(f"{key}={value}" for key, value in figures.items()))
+    with capsys.disabled():
+        print(f"\n[fault] {name}: " + " ".join(f"{key}={value}" for key, value in figures.items()))
 
 
-def test_kill_9_each_service_while_calls_stream_in(fault_stack: Stack) -> None:
+def test_kill_9_each_service_while_calls_stream_in(
+    fault_stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
     stream = CallStream(fault_stack["intake"].url, 90, per_second=6)
     stream.start()
     kills = 0
@@ -57,10 +62,12 @@ def test_kill_9_each_service_while_calls_stream_in(fault_stack: Stack) -> None:
     assert_routed_exactly_once(calls, set(stream.accepted.values()))
     assert len(stream.accepted) == 90
     assert stream.retries > 0, "the client never saw intake down: the kill did not happen mid-stream"
-    report("kill -9", stream, calls, processes_killed=kills)
+    report(capsys, "kill -9", stream, calls, processes_killed=kills)
 
 
-def test_broker_stop_and_restart_mid_stream(fault_stack: Stack, broker: Broker) -> None:
+def test_broker_stop_and_restart_mid_stream(
+    fault_stack: Stack, broker: Broker, capsys: pytest.CaptureFixture[str]
+) -> None:
     stream = CallStream(fault_stack["intake"].url, CALLS)
     stream.start()
     wait_for(stream, 15)
@@ -72,11 +79,13 @@ def test_broker_stop_and_restart_mid_stream(fault_stack: Stack, broker: Broker) 
     calls = wait_until_all_routed(fault_stack["intake"].url, set(stream.accepted.values()), timeout=180)
 
     assert_routed_exactly_once(calls, set(stream.accepted.values()))
-    report("broker restart", stream, calls, broker_restarts=1)
+    report(capsys, "broker restart", stream, calls, broker_restarts=1)
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="restarts the PostgreSQL test cluster (TEST_POSTGRES_URL)")
-def test_database_restart_mid_stream(fault_stack: Stack, database_url: str) -> None:
+def test_database_restart_mid_stream(
+    fault_stack: Stack, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     import subprocess
 
     if not database_url.startswith("postgresql"):
@@ -90,4 +99,4 @@ def test_database_restart_mid_stream(fault_stack: Stack, database_url: str) -> N
     calls = wait_until_all_routed(fault_stack["intake"].url, set(stream.accepted.values()), timeout=180)
 
     assert_routed_exactly_once(calls, set(stream.accepted.values()))
-    report("database restart", stream, calls, database_restarts=1)
+    report(capsys, "database restart", stream, calls, database_restarts=1)
