@@ -134,13 +134,21 @@ def record_status(session: Session, event: CallStatusChanged) -> None:
         call.disposition = event.disposition
 
 
-def ledger_record(session: Session, call: Call) -> LedgerRecord:
-    """The call with its timeline in order."""
+def _timelines(session: Session, call_ids: list[str]) -> dict[str, list[TimelineEntry]]:
+    """The timelines of several calls in one query, each in order."""
+    timelines: dict[str, list[TimelineEntry]] = {call_id: [] for call_id in call_ids}
     entries = session.exec(
         select(TimelineEntry)
-        .where(TimelineEntry.call_id == call.call_id)
+        .where(col(TimelineEntry.call_id).in_(call_ids))
         .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
-    ).all()
+    )
+    for entry in entries:
+        timelines[entry.call_id].append(entry)
+    return timelines
+
+
+def ledger_record(call: Call, entries: list[TimelineEntry]) -> LedgerRecord:
+    """The call with its timeline (``entries``, in order)."""
     location = (
         Location(address=call.address, lat=call.lat, lon=call.lon)
         if call.address is not None or call.lat is not None
@@ -173,7 +181,7 @@ def get_ledger(session: Session, call_id: UUID) -> LedgerRecord:
     call = session.get(Call, str(call_id))
     if call is None:
         raise UnknownCall(str(call_id))
-    return ledger_record(session, call)
+    return ledger_record(call, _timelines(session, [call.call_id])[call.call_id])
 
 
 def list_calls(
@@ -197,6 +205,10 @@ def list_calls(
     calls = session.exec(
         query.order_by(col(Call.received_at).desc(), col(Call.call_id)).limit(limit).offset(offset)
     ).all()
+    timelines = _timelines(session, [call.call_id for call in calls])
     return CallPage(
-        items=[ledger_record(session, call) for call in calls], total=total, limit=limit, offset=offset
+        items=[ledger_record(call, timelines[call.call_id]) for call in calls],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
