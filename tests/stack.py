@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +114,16 @@ class ServiceProcess:
                 pass
             time.sleep(0.3)
         raise TimeoutError(f"{self.name} not ready after {timeout}s:\n{self.log_tail()}")
+
+    @contextmanager
+    def running(self) -> Iterator[ServiceProcess]:
+        """Started and ready for the block, stopped after it whatever happens."""
+        self.start()
+        try:
+            self.wait_ready()
+            yield self
+        finally:
+            self.stop()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
         if self.process is None or self.process.poll() is not None:

@@ -43,13 +43,8 @@ def routing(tmp_path: Path, namespace: str, kafka_bootstrap: str) -> Iterator[Se
         "OUTBOX_POLL_SECONDS": "0.2",
         "API_KEYS": API_KEYS,
     }
-    service = ServiceProcess("routing", env, tmp_path / "logs" / "routing.log")
-    service.start()
-    try:
-        service.wait_ready()
+    with ServiceProcess("routing", env, tmp_path / "logs" / "routing.log").running() as service:
         yield service
-    finally:
-        service.stop()
 
 
 @pytest.fixture

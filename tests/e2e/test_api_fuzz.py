@@ -36,10 +36,8 @@ def running_service(
         },
         workdir / "logs" / f"{request.param}.log",
     )
-    service.start()
-    service.wait_ready()
-    yield service
-    service.stop()
+    with service.running():
+        yield service
 
 
 def test_no_server_errors(running_service: ServiceProcess) -> None:

@@ -26,13 +26,8 @@ def routing(tmp_path: Path, namespace: str, kafka_bootstrap: str) -> Iterator[Se
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "API_KEYS": API_KEYS,
     }
-    service = ServiceProcess("routing", env, tmp_path / "logs" / "routing.log")
-    service.start()
-    try:
-        service.wait_ready()
+    with ServiceProcess("routing", env, tmp_path / "logs" / "routing.log").running() as service:
         yield service
-    finally:
-        service.stop()
 
 
 def seed(routing: ServiceProcess, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
