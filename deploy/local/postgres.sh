@@ -6,12 +6,14 @@
 #   postgres.sh restart   stop then start (the fault suite restarts the database mid-stream)
 #   postgres.sh status    exit 0 and print where it runs if running, else exit 1
 #   postgres.sh url [DB]  the SQLAlchemy URL of DB (default dispatch)
-# Settings (environment): PG_DIR (.run/pg), PG_PORT (55432), PG_START_TIMEOUT (60 s).
+# Settings (environment): PG_DIR (.run/pg), PG_PORT (15432), PG_START_TIMEOUT (60 s).
 # Trust authentication, 127.0.0.1 only, fsync off: never keep real data in this cluster.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-PORT=${PG_PORT:-55432}
+# Below the ephemeral range (32768+): a client socket lingering in TIME_WAIT on the port
+# would otherwise stop the server from binding it, as happened on a restart here.
+PORT=${PG_PORT:-15432}
 TIMEOUT=${PG_START_TIMEOUT:-60}
 OWNER=dispatch
 DATABASES=(dispatch dispatch_intake dispatch_triage dispatch_routing dispatch_test)
