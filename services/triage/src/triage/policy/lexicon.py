@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from triage.policy.matcher import PhraseMatcher, literal_buckets
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("lexicon.json")
+# Language packs shipped with the package, applied on top of the base lexicon in this order.
+DEFAULT_LAYER_FILES: tuple[Path, ...] = (Path(__file__).with_name("lexicon.es.json"),)
 
 _MACRO = re.compile(r"\{([a-z_]+)\}")
 _THREAT_PRIORITY = {ThreatLevel.IMMINENT: 1, ThreatLevel.HIGH: 2, ThreatLevel.ELEVATED: 3}
@@ -127,6 +130,7 @@ class LexiconFile(_Strict):
 
     version: str = Field(min_length=1, max_length=64)
     description: str = ""
+    language: str = Field(default="en", pattern=r"^[a-z]{2}$")
     macros: dict[str, str]
     rewrites: list[Rewrite]
     descriptors: dict[str, list[str]]
@@ -156,6 +160,83 @@ class LexiconFile(_Strict):
         return self
 
 
+class NegationLayer(_Strict):
+    """Cues a layer adds to the base lexicon's negation section (the window stays the base's)."""
+
+    uncertainty_cues: list[str] = []
+    negation_cues: list[str] = []
+    post_negation_cues: list[str] = []
+    list_continuers: list[str] = []
+    clause_terminators: list[str] = []
+    sentence_terminators: list[str] = []
+
+
+class PastLayer(_Strict):
+    before_cues: list[str] = []
+    after_cues: list[str] = []
+
+
+class CallTypesLayer(_Strict):
+    codes: dict[str, list[str]] = {}
+    keywords: list[KeywordRule] = []
+
+
+class LayerFile(_Strict):
+    """A policy layer: a language pack or an agency overlay, added on top of the base lexicon.
+
+    Every list is appended to the base's (phrases after the base's, so at one position a base
+    phrase still wins a tie); ``macros``, ``indicators`` and ``call_types.codes`` add keys, and
+    an agency overlay may map a call-type code the base maps already (its agency's meaning
+    wins). A layer may not redefine a base indicator: what an indicator means is the policy's.
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    version: str = Field(min_length=1, max_length=32)
+    kind: Literal["language", "agency"]
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
+    description: str = ""
+    macros: dict[str, str] = {}
+    rewrites: list[Rewrite] = []
+    descriptors: dict[str, list[str]] = {}
+    filler_words: list[str] = []
+    negation: NegationLayer = NegationLayer()
+    past: PastLayer = PastLayer()
+    indicators: dict[str, IndicatorDef] = {}
+    phrases: list[PhraseGroup] = []
+    compounds: list[Compound] = []
+    call_types: CallTypesLayer = CallTypesLayer()
+
+    @model_validator(mode="after")
+    def _language_packs_name_their_language(self) -> LayerFile:
+        if (self.kind == "language") != (self.language is not None):
+            raise ValueError("language layers, and only they, name a language")
+        return self
+
+
+def merge_layer(base: dict[str, Any], layer: LayerFile) -> dict[str, Any]:
+    """The lexicon data of ``base`` with ``layer`` added (see ``LayerFile``); ``base`` is not changed.
+
+    Raises ``PolicyError`` when the layer redefines an indicator the base defines.
+    """
+    clash = sorted(set(layer.indicators) & set(base["indicators"]))
+    if clash:
+        raise PolicyError(f"layer {layer.name}: redefines base indicators: {', '.join(clash)}")
+    extra = layer.model_dump(by_alias=True, exclude_defaults=False)
+    merged = json.loads(json.dumps(base))  # a deep copy of plain JSON data
+    for key in ("rewrites", "filler_words", "phrases", "compounds"):
+        merged[key] += extra[key]
+    for key in ("macros", "indicators"):
+        merged[key].update(extra[key])
+    for category, patterns in extra["descriptors"].items():
+        merged["descriptors"].setdefault(category, []).extend(patterns)
+    for section in ("negation", "past"):
+        for key, items in extra[section].items():
+            merged[section][key] += items
+    merged["call_types"]["codes"].update(extra["call_types"]["codes"])
+    merged["call_types"]["keywords"] += extra["call_types"]["keywords"]
+    return merged
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One phrase group of the combined matcher."""
@@ -172,6 +253,7 @@ class Policy:
     source: str
     sha256: str
     spec: LexiconFile
+    languages: frozenset[str]
     case_rewrite_re: re.Pattern[str]
     rewrite_re: re.Pattern[str]
     rewrite_to: dict[str, str]
@@ -201,6 +283,7 @@ class Policy:
         return {
             "version": self.version,
             "source": self.source,
+            "languages": sorted(self.languages),
             "sha256": self.sha256,
             "indicators_per_family": per_family,
             "phrase_patterns": len(self.phrase_patterns),
@@ -284,7 +367,9 @@ def _rewrite_matchers(rewrites: list[Rewrite]) -> tuple[re.Pattern[str], re.Patt
     )
 
 
-def compile_lexicon(spec: LexiconFile, *, source: str, sha256: str) -> Policy:
+def compile_lexicon(
+    spec: LexiconFile, *, source: str, sha256: str, languages: frozenset[str] | None = None
+) -> Policy:
     """Compile a validated lexicon; raise ``PolicyError`` on a pattern that does not compile."""
     macros: dict[str, str] = {}
     for name, body in spec.macros.items():
@@ -326,6 +411,7 @@ def compile_lexicon(spec: LexiconFile, *, source: str, sha256: str) -> Policy:
         source=source,
         sha256=sha256,
         spec=spec,
+        languages=languages or frozenset({spec.language}),
         case_rewrite_re=case_rewrite_re,
         rewrite_re=rewrite_re,
         rewrite_to=rewrite_to,
@@ -367,16 +453,46 @@ def _terminators(items: list[str], macros: dict[str, str]) -> str:
     return "|".join(marks + ([r"\b(?:" + "|".join(words) + r")\b"] if words else []))
 
 
-def load_policy(path: Path | str = DEFAULT_POLICY_FILE) -> Policy:
-    """Read, validate and compile a lexicon file; raise ``PolicyError`` if anything is wrong."""
-    path = Path(path)
+def _read_json(path: Path) -> tuple[bytes, Any]:
     try:
         raw = path.read_bytes()
-        data = json.loads(raw)
+        return raw, json.loads(raw)
     except (OSError, ValueError) as exc:
         raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
+
+
+def load_policy(
+    path: Path | str = DEFAULT_POLICY_FILE, layers: Sequence[Path | str] = DEFAULT_LAYER_FILES
+) -> Policy:
+    """Read, validate, layer and compile a policy; raise ``PolicyError`` if anything is wrong.
+
+    ``path`` is the base lexicon; ``layers`` are language packs and agency overlays applied in
+    order. The policy's version names every part: ``2025.2.0+es.2025.1.0+seattle.3``.
+    """
+    path = Path(path)
+    raw, data = _read_json(path)
     try:
-        spec = LexiconFile.model_validate(data)
+        base = LexiconFile.model_validate(data)
     except ValidationError as exc:
         raise PolicyError(f"invalid policy file {path}: {exc}") from exc
-    return compile_lexicon(spec, source=str(path), sha256=hashlib.sha256(raw).hexdigest())
+    digest = hashlib.sha256(raw)
+    version, sources, languages = base.version, [str(path)], {base.language}
+    merged: dict[str, Any] = base.model_dump(by_alias=True)
+    for layer_path in map(Path, layers):
+        layer_raw, layer_data = _read_json(layer_path)
+        try:
+            layer = LayerFile.model_validate(layer_data)
+        except ValidationError as exc:
+            raise PolicyError(f"invalid policy layer {layer_path}: {exc}") from exc
+        merged = merge_layer(merged, layer)
+        digest.update(layer_raw)
+        version += f"+{layer.name}.{layer.version}"
+        sources.append(str(layer_path))
+        if layer.language:
+            languages.add(layer.language)
+    try:
+        spec = LexiconFile.model_validate({**merged, "version": base.version})
+    except ValidationError as exc:
+        raise PolicyError(f"policy layers {', '.join(sources[1:])} do not fit {path}: {exc}") from exc
+    policy = compile_lexicon(spec, source=", ".join(sources), sha256=digest.hexdigest(), languages=frozenset(languages))
+    return replace(policy, version=version)
