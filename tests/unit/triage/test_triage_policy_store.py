@@ -99,7 +99,9 @@ def test_missing_file_at_start_up_is_an_error(tmp_path: Path) -> None:
 
 
 def _overlay(path: Path, **fields: Any) -> Path:
-    path.write_text(json.dumps({"name": "metro", "version": "3", "kind": "agency", **fields}), encoding="utf-8")
+    path.write_text(
+        json.dumps({"name": "metro", "version": "3", "kind": "agency", **fields}), encoding="utf-8"
+    )
     return path
 
 
@@ -119,7 +121,9 @@ def test_agency_overlay_adds_call_types_and_shorthand(tmp_path: Path) -> None:
     assert shorthand.crisis and shorthand.policy_version == store.current.version
 
 
-def test_overlays_come_from_the_environment_and_are_watched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_overlays_come_from_the_environment_and_are_watched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     overlay = _overlay(tmp_path / "metro.json", call_types={"codes": {"CODE 22": ["welfare_concern"]}})
     monkeypatch.setenv("TRIAGE_POLICY_OVERLAYS", f" {overlay} ,")
     store = PolicyStore(DEFAULT_POLICY_FILE)

@@ -222,7 +222,7 @@ def merge_layer(base: dict[str, Any], layer: LayerFile) -> dict[str, Any]:
     if clash:
         raise PolicyError(f"layer {layer.name}: redefines base indicators: {', '.join(clash)}")
     extra = layer.model_dump(by_alias=True, exclude_defaults=False)
-    merged = json.loads(json.dumps(base))  # a deep copy of plain JSON data
+    merged: dict[str, Any] = json.loads(json.dumps(base))  # a deep copy of plain JSON data
     for key in ("rewrites", "filler_words", "phrases", "compounds"):
         merged[key] += extra[key]
     for key in ("macros", "indicators"):
@@ -494,5 +494,7 @@ def load_policy(
         spec = LexiconFile.model_validate({**merged, "version": base.version})
     except ValidationError as exc:
         raise PolicyError(f"policy layers {', '.join(sources[1:])} do not fit {path}: {exc}") from exc
-    policy = compile_lexicon(spec, source=", ".join(sources), sha256=digest.hexdigest(), languages=frozenset(languages))
+    policy = compile_lexicon(
+        spec, source=", ".join(sources), sha256=digest.hexdigest(), languages=frozenset(languages)
+    )
     return replace(policy, version=version)
