@@ -40,7 +40,7 @@ def test_store_reloads_a_changed_file(tmp_path: Path) -> None:
     data["indicators"]["acute_distress"]["priority"] = 2
     _write(path, data, bump=5)
     assert store.reload_if_changed() is True
-    decision = classify("Woman crying at the bus stop.", policy=store.current)
+    decision = classify("Woman having a panic attack at the bus stop.", policy=store.current)
     assert (_base(decision.policy_version), decision.priority) == ("test-2", 2)
 
 

@@ -195,7 +195,7 @@ def test_spans_point_into_the_original_narrative() -> None:
         "\uff33\uff35\uff29\uff23\uff29\uff24\uff21\uff2c man, <b>no weapons</b>": {
             "suicidal_ideation": "\uff33\uff35\uff29\uff23\uff29\uff24\uff21\uff2c"
         },
-        "Woman \U0001f62d crying, OD'd on pills": {"acute_distress": "crying", "overdose": "OD'd"},
+        "Woman \U0001f62d crying, OD'd on pills": {"crying_or_fear": "crying", "overdose": "OD'd"},
     }
     for narrative, expected in cases.items():
         decision = classify(narrative, policy=POLICY)

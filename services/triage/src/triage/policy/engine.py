@@ -24,6 +24,17 @@ _THREAT_ORDER = (ThreatLevel.NONE, ThreatLevel.ELEVATED, ThreatLevel.HIGH, Threa
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _CALL_TYPE_SEPARATORS = re.compile(r"[^a-z0-9]+")
 _LIST_JOIN = re.compile(r"\b(?:or|nor)\b|/")
+_LIST_AND = re.compile(r"\band\b|&")
+# A comma list item that starts with its own subject is a new clause, not a listed item.
+_NEW_SUBJECT = re.compile(
+    r"^\s*(?:(?:and|or|but)\s+)?(?:he|she|they|it|i|we|you|there|subject|patient|pt|caller|"
+    r"(?:his|her|their|the|my)\s+\w+\s+(?:is|was|has|are))\b"
+)
+_LIST_ITEM_WORDS = 5
+_POST_NEGATION_REACH = 60  # characters after a phrase where its label's value may stand
+# Dispatch protocol determinants (MPDS style): protocol, level, number, optional suffix.
+_DETERMINANT_NARRATIVE = re.compile(r"\b(\d{1,3})-?([oa-e])-?(\d{1,2})(?:-?([a-z]))?(?![\w-])")
+_DETERMINANT_CALL_TYPE = re.compile(r"\b(\d{1,3}) ?([oa-e]) ?(\d{1,2})(?: ?([a-z]))?\b")
 # A call describing at most this many content words "describes no behavior at all".
 _THIN_WORDS = 2
 _MAX_LABELS = 3
@@ -85,6 +96,7 @@ class _Scope:
         self.sentence_ends = [m.end() for m in policy.sentence_re.finditer(text)]
         # Most narratives hold no cue at all: one search each spares the per-phrase checks.
         self.any_negation = bool(policy.negation_re.search(text) or policy.post_negation_cue_re.search(text))
+        self.any_aborted = bool(policy.aborted_re.search(text))
         self.any_past = bool(policy.past_before_re.search(text) or policy.past_after_re.search(text))
 
     def clause_start(self, position: int) -> int:
@@ -98,6 +110,14 @@ class _Scope:
     def sentence(self, position: int) -> int:
         return bisect.bisect_right(self.sentence_ends, position)
 
+    def sentence_start(self, position: int) -> int:
+        index = bisect.bisect_right(self.sentence_ends, position)
+        return self.sentence_ends[index - 1] if index else 0
+
+    def sentence_end(self, position: int) -> int:
+        index = bisect.bisect_right(self.sentence_ends, position)
+        return self.sentence_ends[index] if index < len(self.sentence_ends) else len(self.text)
+
 
 def _last_words(text: str, count: int) -> str:
     return " ".join(text.split()[-count:])
@@ -109,7 +129,7 @@ def _first_words(text: str, count: int) -> str:
 
 def _removed_by(policy: Policy, scope: _Scope, hit: Hit, lower_bound: int) -> str | None:
     """``negation`` or ``past`` when a cue in the same clause takes the phrase out, else None."""
-    if not (scope.any_negation or scope.any_past):
+    if not (scope.any_negation or scope.any_past or scope.any_aborted):
         return None
     window = policy.spec.negation.window_tokens
     before = _last_words(scope.text[max(scope.clause_start(hit.start), lower_bound) : hit.start], window)
@@ -117,16 +137,50 @@ def _removed_by(policy: Policy, scope: _Scope, hit: Hit, lower_bound: int) -> st
         # Uncertainty ("not sure if", "might") keeps a mention alive: safety first when unsure.
         if before and policy.negation_re.search(before) and not policy.uncertainty_re.search(before):
             return "negation"
-        if policy.post_negation_re.search(scope.text, hit.end, min(len(scope.text), hit.end + 24)):
+        if policy.post_negation_re.match(
+            scope.text, hit.end, min(len(scope.text), hit.end + _POST_NEGATION_REACH)
+        ):
             return "negation"
+        if _list_negated(policy, scope, hit):
+            return "negation"
+    tags = policy.definitions[hit.code].tags
+    if "ingestion" in tags and policy.aborted_re.search(scope.text, hit.end, scope.sentence_end(hit.end)):
+        return "negation"
     # A stated history of violence is itself the indicator: its own "history of" must not erase it.
-    if scope.any_past and "historical" not in policy.definitions[hit.code].tags:
+    if scope.any_past and "historical" not in tags:
         after = _first_words(scope.text[hit.end : scope.clause_end(hit.end)], window)
         if (before and policy.past_before_re.search(before)) or (
             after and policy.past_after_re.search(after)
         ):
             return "past"
     return None
+
+
+def _list_negated(policy: Policy, scope: _Scope, hit: Hit) -> bool:
+    """Is ``hit`` an item of a negated comma list ("denies SI, HI, or AVH"; "no weapons, threats or
+    fighting")? Items are short and carry no subject of their own; the list must close with "or"
+    or "nor" ("and" too after a denial cue such as "denies"), and it ends at a sentence end or at
+    any clause boundary other than its commas.
+    """
+    text = scope.text
+    start = scope.sentence_start(hit.start)
+    cue = next(reversed(list(policy.negation_re.finditer(text, start, hit.start))), None)
+    if cue is None:
+        return False
+    between = text[cue.end() : hit.start]
+    if "," not in between or policy.uncertainty_re.search(text, cue.start(), hit.start):
+        return False
+    tail = text[hit.end : scope.sentence_end(hit.end)]
+    tail = tail[: m.start()] if (m := policy.clause_re.search(tail.replace(",", " "))) else tail
+    if any(m.group() != "," for m in policy.clause_re.finditer(between)):
+        return False
+    items = between.split(",")
+    if any(len(item.split()) > _LIST_ITEM_WORDS or _NEW_SUBJECT.match(item) for item in items[1:]):
+        return False
+    closing = between + " " + " ".join(tail.split()[:_LIST_ITEM_WORDS])
+    if _LIST_JOIN.search(closing):
+        return True
+    return bool(_LIST_AND.search(closing) and policy.list_negation_re.fullmatch(cue.group()))
 
 
 def _inherits_negation(policy: Policy, text: str, previous: Hit, hit: Hit) -> bool:
@@ -197,7 +251,7 @@ def _compounds(policy: Policy, scope: _Scope | None, active: list[Hit]) -> list[
                 for a in firsts
                 for b in seconds
                 if a is not b
-                and scope.sentence(a.start) == scope.sentence(b.start)
+                and (compound.scope == "call" or scope.sentence(a.start) == scope.sentence(b.start))
                 and (not compound.ordered or a.end <= b.start)
                 and (between_re is None or between_re.search(scope.text[a.end : b.start]))
             ),
@@ -209,20 +263,49 @@ def _compounds(policy: Policy, scope: _Scope | None, active: list[Hit]) -> list[
     return emitted
 
 
+def _victim_readings(policy: Policy, active: list[Hit]) -> set[Hit]:
+    """Narrative hits that are a victim's fear or crying, not a crisis (ROUTING_POLICY, "Whose
+    behavior"): the reading codes, when violence or a threat against someone also fired."""
+    reading = policy.spec.victim
+    if not any(h.code in reading.when for h in active):
+        return set()
+    return {h for h in active if h.code in reading.codes and h.source == "narrative"}
+
+
 def normalise_call_type(call_type: str) -> str:
     """Lower case, words only: "127D_Suicide Threat Weapon" -> "127d suicide threat weapon"."""
     return _CALL_TYPE_SEPARATORS.sub(" ", call_type.lower()).strip()
 
 
+def determinant_codes(policy: Policy, match: re.Match[str]) -> list[str]:
+    """Codes of one protocol determinant match (protocol, level, number, suffix), [] if unknown."""
+    protocol, level, number, suffix = match.groups()
+    determinants = policy.spec.call_types.determinants
+    table = determinants.protocols.get(str(int(protocol)))
+    if table is None:
+        return []
+    codes = list(table.get(f"{level.upper()}{int(number)}", table.get("*", [])))
+    if suffix:
+        codes += determinants.suffixes.get(str(int(protocol)), {}).get(suffix.upper(), [])
+    return codes
+
+
 def call_type_codes(policy: Policy, call_type: str | None) -> list[str]:
-    """Indicator codes a CAD call type stands for (an exact APCO code first, else keyword rules)."""
+    """Indicator codes a CAD call type stands for.
+
+    An exact APCO/agency code first; else the protocol determinant it starts with (MPDS style,
+    "25-B-3-V", "62D02W") plus keyword rules over the call type's words, once its negating
+    qualifiers ("(NO SHOOTINGS)", "NO BIAS OR THREATS", "Traffic Acc/No Injury") are taken out.
+    """
     if not call_type or not call_type.strip():
         return []
     exact = policy.spec.call_types.codes.get(call_type.strip().upper())
     if exact is not None:
         return list(exact)
-    text = normalise_call_type(call_type)
+    text = normalise_call_type(policy.qualifier_re.sub(" ", call_type.lower()))
     codes: list[str] = []  # each code once: "SUICIDE THREAT WEAPON" is one suicidal indicator
+    if determinant := _DETERMINANT_CALL_TYPE.match(text):
+        codes.extend(dict.fromkeys(determinant_codes(policy, determinant)))
     for pattern, unless, emit in policy.call_type_rules:
         if pattern.search(text) and not (unless and unless.search(text)):
             codes.extend(code for code in emit if code not in codes)
@@ -312,6 +395,11 @@ def classify(narrative: str, call_type: str | None = None, *, policy: Policy | N
     prepared = prepare(narrative, policy)
     text = neutralise(prepared.text, policy)
     hits, vague, scope = _narrative_hits(policy, text)
+    hits += [
+        Hit(code, m.start(), m.end())
+        for m in _DETERMINANT_NARRATIVE.finditer(text)
+        for code in dict.fromkeys(determinant_codes(policy, m))
+    ]
     hits = _with_also(policy, hits)
     active = [h for h in hits if h.removed_by is None]
     compound_hits = _with_also(policy, _compounds(policy, scope, active))
@@ -326,6 +414,11 @@ def classify(narrative: str, call_type: str | None = None, *, policy: Policy | N
         )
     )
     active_all = narrative_active + call_hits
+    victim = _victim_readings(policy, active_all)
+    if victim:
+        hits = [replace(h, removed_by="victim") if h in victim else h for h in hits]
+        narrative_active = [h for h in narrative_active if h not in victim]
+        active_all = [h for h in active_all if h not in victim]
 
     needs_review = (bool(call_hits) and not narrative.strip()) or (
         not narrative_active and (vague or _thin(policy, text))

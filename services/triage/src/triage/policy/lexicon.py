@@ -86,12 +86,12 @@ class PhraseGroup(_Strict):
 
 
 class Compound(_Strict):
-    """Two active indicators (by tag) in one sentence that together mean a third."""
+    """Two active indicators (by tag) in one sentence (or anywhere in the call) that mean a third."""
 
     emit: str
     first: str
     second: str
-    scope: Literal["sentence"] = "sentence"
+    scope: Literal["sentence", "call"] = "sentence"
     ordered: bool = False
     between: str | None = None
 
@@ -102,6 +102,13 @@ class Negation(_Strict):
     negation_cues: list[str]
     negation_exceptions_after: str
     post_negation_cues: list[str]
+    # Verb forms after the phrase: "overdose was ruled out", "HI - denied".
+    post_negation_verbs: list[str] = []
+    # Cues that may negate every item of a comma list ("denies X, Y, and Z"); "no" and "not"
+    # negate a list only when it ends in "or"/"nor" ("no weapons, threats or fighting").
+    list_negation_cues: list[str] = []
+    # What undoes an ingestion later in the sentence: "took out the pills but didn't swallow any".
+    aborted_cues: list[str] = []
     list_continuers: list[str]
     clause_terminators: list[str]
     sentence_terminators: list[str]
@@ -120,9 +127,31 @@ class KeywordRule(_Strict):
     emit: list[str] = Field(min_length=1)
 
 
+class Determinants(_Strict):
+    """Dispatch protocol determinant codes (MPDS style: protocol, level, number, suffix).
+
+    ``protocols`` maps a protocol number to the codes of its determinants (``"B3"``, level and
+    number) and ``"*"`` for any determinant of it; ``suffixes`` maps a protocol to what each
+    suffix letter adds (MPDS Protocol 25: V violent, W weapons, B both).
+    """
+
+    protocols: dict[str, dict[str, list[str]]] = {}
+    suffixes: dict[str, dict[str, list[str]]] = {}
+
+
 class CallTypes(_Strict):
     codes: dict[str, list[str]]
     keywords: list[KeywordRule]
+    determinants: Determinants = Determinants()
+    # Qualifiers that negate what follows them inside a call type: "(NO SHOOTINGS)", "W/O INJ".
+    qualifier_negations: list[str] = []
+
+
+class VictimReading(_Strict):
+    """Whose behavior counts: these codes are a victim's fear, not a crisis, when ``when`` fired."""
+
+    codes: list[str] = []
+    when: list[str] = []
 
 
 class LexiconFile(_Strict):
@@ -141,6 +170,7 @@ class LexiconFile(_Strict):
     phrases: list[PhraseGroup]
     compounds: list[Compound]
     call_types: CallTypes
+    victim: VictimReading = VictimReading()
 
     @model_validator(mode="after")
     def _references_exist(self) -> LexiconFile:
@@ -151,6 +181,10 @@ class LexiconFile(_Strict):
         refs += [c.emit for c in self.compounds]
         refs += [c for codes in self.call_types.codes.values() for c in codes]
         refs += [c for rule in self.call_types.keywords for c in rule.emit]
+        determinants = self.call_types.determinants
+        for table in (*determinants.protocols.values(), *determinants.suffixes.values()):
+            refs += [c for codes in table.values() for c in codes]
+        refs += self.victim.codes + self.victim.when
         missing = sorted(set(refs) - known)
         if missing:
             raise ValueError(f"unknown indicator codes: {', '.join(missing)}")
@@ -166,6 +200,9 @@ class NegationLayer(_Strict):
     uncertainty_cues: list[str] = []
     negation_cues: list[str] = []
     post_negation_cues: list[str] = []
+    post_negation_verbs: list[str] = []
+    list_negation_cues: list[str] = []
+    aborted_cues: list[str] = []
     list_continuers: list[str] = []
     clause_terminators: list[str] = []
     sentence_terminators: list[str] = []
@@ -179,6 +216,7 @@ class PastLayer(_Strict):
 class CallTypesLayer(_Strict):
     codes: dict[str, list[str]] = {}
     keywords: list[KeywordRule] = []
+    qualifier_negations: list[str] = []
 
 
 class LayerFile(_Strict):
@@ -234,6 +272,7 @@ def merge_layer(base: dict[str, Any], layer: LayerFile) -> dict[str, Any]:
             merged[section][key] += items
     merged["call_types"]["codes"].update(extra["call_types"]["codes"])
     merged["call_types"]["keywords"] += extra["call_types"]["keywords"]
+    merged["call_types"]["qualifier_negations"] += extra["call_types"]["qualifier_negations"]
     return merged
 
 
@@ -265,6 +304,9 @@ class Policy:
     negation_re: re.Pattern[str]
     post_negation_re: re.Pattern[str]
     post_negation_cue_re: re.Pattern[str]
+    list_negation_re: re.Pattern[str]
+    aborted_re: re.Pattern[str]
+    qualifier_re: re.Pattern[str]
     past_before_re: re.Pattern[str]
     past_after_re: re.Pattern[str]
     clause_re: re.Pattern[str]
@@ -424,12 +466,14 @@ def compile_lexicon(
         phrase_patterns=singles,
         uncertainty_re=_alternation(neg.uncertainty_cues, macros, "negation.uncertainty_cues"),
         negation_re=_compile(r"\b(?:" + "|".join(negation_cues) + r")(?!\w)", "negation.negation_cues"),
-        post_negation_re=_compile(
-            r"^\s*(?:[:=?-]+\s*)?(?:"
-            + "|".join(expand(c, macros) for c in neg.post_negation_cues)
-            + r")(?!\w)"
-            r"(?=\s*(?:$|[.,;:!?]))",
-            "negation.post_negation_cues",
+        post_negation_re=_post_negation(neg, macros),
+        list_negation_re=_alternation(
+            neg.list_negation_cues or ["(?!x)x"], macros, "negation.list_negation_cues"
+        ),
+        aborted_re=_alternation(neg.aborted_cues or ["(?!x)x"], macros, "negation.aborted_cues"),
+        qualifier_re=_compile(
+            r"\b(?:" + "|".join(spec.call_types.qualifier_negations or ["(?!x)x"]) + r")",
+            "call_types.qualifier_negations",
         ),
         post_negation_cue_re=_alternation(neg.post_negation_cues, macros, "negation.post_negation_cues"),
         past_before_re=_alternation(spec.past.before_cues, macros, "past.before_cues"),
@@ -444,6 +488,22 @@ def compile_lexicon(
         call_type_rules=call_rules,
         definitions=dict(spec.indicators),
     )
+
+
+def _post_negation(neg: Negation, macros: dict[str, str]) -> re.Pattern[str]:
+    """Negation that follows the phrase, matched from the phrase's end (``re.match``).
+
+    Either a label and its value ("SI: denies", "Firearms in home: no", "weapons - none found",
+    "suicidal ideation - negative") or a verb ("overdose was ruled out"), with at most three
+    words of the label between the phrase and the cue.
+    """
+    label = r"(?:\s+[a-z0-9'/-]+){0,3}?"
+    cues = "|".join(expand(c, macros) for c in neg.post_negation_cues)
+    value = rf"(?:{label}\s*(?:[:=?]|\s-+)\s*|\s*)(?:{cues})(?!\w)(?=\s*(?:$|[.,;:!?()\n]))"
+    if not neg.post_negation_verbs:
+        return _compile(value, "negation.post_negation_cues")
+    verbs = "|".join(expand(v, macros).replace(" ", r"\s+") for v in neg.post_negation_verbs)
+    return _compile(rf"{value}|{label}\s+(?:{verbs})(?!\w)", "negation.post_negation_verbs")
 
 
 def _terminators(items: list[str], macros: dict[str, str]) -> str:
