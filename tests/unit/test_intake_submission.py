@@ -40,13 +40,13 @@ def test_bad_input_names_the_field_at_fault(payload: dict, field: str) -> None:
     assert field in error_fields(payload)
 
 
-def test_text_is_normalised_and_invisible_characters_dropped() -> None:
+def test_text_is_normalised_invisible_characters_dropped_and_controls_keep_words_apart() -> None:
     call = CallSubmission(
         cad_incident_id="A",
-        narrative="Cafe\u0301 owner says\u200b man is\x00 yelling\r\nat cars",
+        narrative="Cafe\u0301 owner says\u200b man is\x00yelling\r\nat cars\x85wants to ki\u200bll",
         call_type=" MNTL\u202e ",
-        location={"address": "1 Main\x00 St\u200b"},
+        location={"address": "1 Main\x1fSt\u200b"},
     )
-    assert call.narrative == "Caf\u00e9 owner says man is yelling\nat cars"
+    assert call.narrative == "Caf\u00e9 owner says man is yelling\nat cars\nwants to kill"
     assert call.call_type == "MNTL"
     assert call.location is not None and call.location.address == "1 Main St"

@@ -80,9 +80,11 @@ def test_reports_reject_unknown_statuses_values_and_fields() -> None:
     assert error_fields({"status": "en_route", "notes": "x" * (NOTES_MAX_CHARS + 1)}) == ["notes"]
 
 
-def test_notes_lose_invisible_characters() -> None:
-    report = CallStatusReport.model_validate({"status": "cancelled", "notes": "caller\u202e withdrew\x00"})
-    assert report.notes == "caller withdrew"
+def test_notes_lose_invisible_characters_and_controls_keep_words_apart() -> None:
+    report = CallStatusReport.model_validate(
+        {"status": "cancelled", "notes": "caller\u202e with\u200bdrew\x00call"}
+    )
+    assert report.notes == "caller withdrew call"
 
 
 def test_unit_registration_checks_each_field() -> None:

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import TypedDict
 
 from dispatch_shared.events import Indicator, IndicatorFamily, Route, ThreatLevel, TriageDecision
+from dispatch_shared.text import clean_text
 
 from triage.policy.lexicon import DEFAULT_POLICY_FILE, Policy, load_policy
 from triage.policy.text import Prepared, neutralise, prepare
@@ -302,12 +303,15 @@ def call_type_codes(policy: Policy, call_type: str | None) -> list[str]:
     exact = policy.spec.call_types.codes.get(call_type.strip().upper())
     if exact is not None:
         return list(exact)
-    text = normalise_call_type(policy.qualifier_re.sub(" ", call_type.lower()))
+    # The same characters as intake stores: an invisible character must not split a word here.
+    lowered = clean_text(call_type).lower()
+    text = normalise_call_type(policy.qualifier_re.sub(" ", lowered))
+    whole = normalise_call_type(lowered)  # an ``unless`` reads the qualifiers too ("NON-URGENT")
     codes: list[str] = []  # each code once: "SUICIDE THREAT WEAPON" is one suicidal indicator
     if determinant := _DETERMINANT_CALL_TYPE.match(text):
         codes.extend(dict.fromkeys(determinant_codes(policy, determinant)))
     for pattern, unless, emit in policy.call_type_rules:
-        if pattern.search(text) and not (unless and unless.search(text)):
+        if pattern.search(text) and not (unless and unless.search(whole)):
             codes.extend(code for code in emit if code not in codes)
     return codes
 

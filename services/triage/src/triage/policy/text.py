@@ -12,9 +12,13 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from dispatch_shared.text import control_replacement
+
 from triage.policy.lexicon import Policy
 
-# Apostrophes, quotes and dashes callers and CAD systems use; controls become spaces.
+# Apostrophes, quotes and dashes callers and CAD systems use. Controls, line breaks and invisible
+# format characters fold as intake's clean_text holds them (one shared table), so a stored
+# narrative and the caller's raw text prepare alike.
 _FOLD = {
     "\u2019": "'",
     "\u2018": "'",
@@ -30,7 +34,7 @@ _FOLD = {
     "\u2011": "-",
 }
 _ASCII = str.maketrans(
-    {i: " " for i in [*range(0, 9), 11, 12, *range(14, 32), 127]} | {9: " ", 13: "\n", 96: "'"}
+    {i: control_replacement(chr(i)) for i in [*range(0, 9), *range(11, 32), 127]} | {9: " ", 96: "'"}
 )
 
 
@@ -55,10 +59,10 @@ def _fold_char(char: str) -> str:
         return _FOLD[char]
     if char == "\n":
         return char
-    category = unicodedata.category(char)
-    if category == "Cf":  # zero-width and bidi marks hide nothing: "ki\u200bll" reads "kill"
-        return ""
-    if category[0] in "CZ":  # controls and separators: plain space
+    shared = control_replacement(char)  # "ki\u200bll" reads "kill"; "kill\x85himself" two words
+    if shared is not None:
+        return shared
+    if unicodedata.category(char)[0] in "CZ":  # other spaces, private use, unassigned: a space
         return " "
     decomposed = unicodedata.normalize("NFKD", char)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))  # drop accents
