@@ -146,6 +146,12 @@ class TriageDecision(BaseModel):
     rule: str
     explanation: str
     policy_version: str
+    language: str = Field(
+        default="und", description="ISO 639-1 code of the narrative's main language, or 'und' when unknown"
+    )
+    readable_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=1.0, description="Share of the narrative's words in languages the policy covers"
+    )
 
 
 class AssignedUnit(BaseModel):

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from triage.models import TriageOutbox, TriageProcessedEvent
+from triage.policy import language
 from triage.policy.engine import classify
 from triage.policy.store import PolicyStore
 from triage.service import triage_call
@@ -79,6 +80,8 @@ def create_app(settings: TriageSettings | None = None, store: PolicyStore | None
         with suppress(NotImplementedError, RuntimeError, ValueError):  # not on the main thread
             loop.add_signal_handler(signal.SIGHUP, policies.reload)
         watcher = asyncio.create_task(watch_policy(), name="policy-watch")
+        # Language models load once here (1-2 s), not on the first call a dispatcher waits for.
+        await asyncio.to_thread(language.load)
         await runtime.start()
         yield
         watcher.cancel()

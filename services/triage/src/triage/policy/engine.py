@@ -17,6 +17,7 @@ from typing import TypedDict
 from dispatch_shared.events import Indicator, IndicatorFamily, Route, ThreatLevel, TriageDecision
 from dispatch_shared.text import clean_text
 
+from triage.policy.language import LanguageReading, identify
 from triage.policy.lexicon import DEFAULT_POLICY_FILE, Policy, load_policy
 from triage.policy.text import Prepared, neutralise, prepare
 
@@ -380,6 +381,40 @@ def _decide(policy: Policy, active: list[Hit], needs_review: bool) -> Outcome:
     )
 
 
+_NO_NARRATIVE = LanguageReading(language="und", covered=True, readable_share=1.0)
+# An unread call may be urgent: it is reviewed at least at this priority.
+_UNREAD_PRIORITY = 2
+
+
+def _without_descriptors(policy: Policy, narrative: str, prepared: Prepared) -> str:
+    """``narrative`` with its protected descriptors blanked, found as the matcher finds them."""
+    spans = [prepared.original_span(*m.span()) for m in policy.descriptor_re.finditer(prepared.text)]
+    if not spans:
+        return narrative
+    chars = list(narrative)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
+def _held_for_language(outcome: Outcome, reading: LanguageReading) -> Outcome:
+    """The outcome for a narrative the policy cannot read: held for review by an interpreter."""
+    language = f"'{reading.language}'" if reading.language != "und" else "an unidentified language"
+    basis = outcome["explanation"] if outcome["rule"] != "R6_nothing_fired" else "No call-type indicators."
+    return Outcome(
+        **{
+            **outcome,
+            "needs_review": True,
+            "priority": min(outcome["priority"], _UNREAD_PRIORITY),
+            "rule": "R0_language_not_covered",
+            "explanation": (
+                f"Narrative reads as {language}, which this policy does not cover "
+                f"({reading.readable_share:.0%} readable): held for review by an interpreter. {basis}"
+            ),
+        }
+    )
+
+
 def _indicator(policy: Policy, hit: Hit, prepared: Prepared, original: str) -> Indicator:
     start, end = prepared.original_span(hit.start, hit.end)
     # Plain construction: measured faster than model_construct on this pydantic version.
@@ -397,7 +432,14 @@ def classify(narrative: str, call_type: str | None = None, *, policy: Policy | N
     policy = policy or default_policy()
     narrative = narrative or ""
     prepared = prepare(narrative, policy)
-    text = neutralise(prepared.text, policy)
+    # The language is read without descriptors ("Somali", "Filipino" name who someone is), on
+    # the text intake would store: one text path.
+    readable = clean_text(_without_descriptors(policy, narrative, prepared)).strip()
+    reading = identify(readable, policy.languages) if readable else _NO_NARRATIVE
+    unreadable = bool(readable) and not reading.covered
+    # Words of a language the policy does not cover are never read as ours: Vietnamese "de doa"
+    # (threaten) is not DOA. Such a call is decided on its call type and held for review.
+    text = "" if unreadable else neutralise(prepared.text, policy)
     hits, vague, scope = _narrative_hits(policy, text)
     hits += [
         Hit(code, m.start(), m.end())
@@ -428,6 +470,8 @@ def classify(narrative: str, call_type: str | None = None, *, policy: Policy | N
         not narrative_active and (vague or _thin(policy, text))
     )
     outcome = _decide(policy, active_all, needs_review)
+    if unreadable:
+        outcome = _held_for_language(outcome, reading)
 
     def to_indicator(hit: Hit) -> Indicator:
         if hit.source == "call_type":
@@ -445,5 +489,7 @@ def classify(narrative: str, call_type: str | None = None, *, policy: Policy | N
         indicators=[to_indicator(h) for h in active_all],
         negated=[to_indicator(h) for h in hits if h.removed_by is not None],
         policy_version=policy.version,
+        language=reading.language,
+        readable_share=round(reading.readable_share, 3),
         **outcome,
     )

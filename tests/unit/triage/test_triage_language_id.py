@@ -1,0 +1,294 @@
+"""Language identification: uncovered languages are flagged, CAD shorthand and Spanish are read."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from triage.policy.language import MAX_CHARS, LanguageReading, identify
+
+UNCOVERED = {
+    "vi": [
+        "Có một người đàn ông đang đe dọa hàng xóm bằng dao",
+        "Mẹ tôi bị ngã trong phòng tắm và không thể đứng dậy được",
+        "Con trai tôi nói nó muốn tự tử, nó đang đứng trên mái nhà",
+        "CÓ NGƯỜI ĐÀN ÔNG CẦM DAO TRƯỚC NHÀ TÔI",
+    ],
+    "tl": [
+        "May lalaking may hawak na kutsilyo sa labas ng bahay namin",
+        "Tulungan niyo po kami, hindi humihinga ang lola ko",
+        "Nagwawala ang kapatid ko at sinisira niya ang mga gamit sa kusina",
+        "MAY LALAKING MAY BARIL SA LABAS NG BAHAY",
+    ],
+    "ru": [
+        "Мой сосед угрожает мне ножом, пожалуйста, приезжайте быстрее",
+        "Мужчина лежит на улице без сознания и не дышит",
+        "Мой сын говорит, что хочет покончить с собой",
+    ],
+    "ar": [
+        "يوجد رجل يحمل سكينا أمام المتجر ويصرخ على الناس",
+        "أمي سقطت في المطبخ ولا تستطيع التنفس",
+        "أخي يسمع أصواتا ويقول إن أحدا يراقبه",
+    ],
+    # Haitian Creole: lingua has no model for it; recognised by its common words.
+    "ht": [
+        "Gen yon nonm ki gen yon kouto devan kay mwen an, tanpri vin vit",
+        "Manman mwen tonbe nan twalèt la epi li pa ka leve",
+        "Pitit gason mwen di li vle touye tèt li",
+        "GEN YON NONM KI GEN YON KOUTO DEVAN KAY MWEN",
+    ],
+    "so": [
+        "Nin ayaa mindi ku hanjabaya dadka dukaanka hortiisa",
+        "Hooyaday way dhacday mana neefsanayso, fadlan naga caawi",
+        "Walaalkay wuxuu leeyahay qof ayaa daba socda oo doonaya inuu dilo",
+        "Ambulansi ayaan u baahanahay, aabbahay wadnaha ayaa xanuunaya",
+    ],
+    "ko": [
+        "옆집 남자가 칼을 들고 소리를 지르고 있어요",
+        "할머니가 쓰러지셨는데 숨을 안 쉬세요",
+        "제 동생이 죽고 싶다고 하면서 옥상에 올라갔어요",
+    ],
+    "pt": [
+        "Tem um homem com uma faca ameaçando os vizinhos na rua",
+        "Minha mãe caiu na cozinha e não consegue se levantar",
+        "Meu irmão está ouvindo vozes e diz que alguém quer matá-lo",
+        "Meu filho tomou muitos comprimidos e não acorda",
+    ],
+    "fr": [
+        "Un homme armé d'un couteau menace les gens devant le magasin",
+        "Ma mère est tombée et elle ne respire plus",
+    ],
+    "zh": ["我的邻居拿着刀在走廊里大喊大叫", "我爸爸突然晕倒了，现在没有呼吸"],
+    "ja": ["隣の人が包丁を持って叫んでいます", "父が倒れて息をしていません"],
+    "uk": ["Мій сусід погрожує мені ножем", "Поліція, швидко! Тут бійка біля магазину"],
+    "fa": ["همسایه من با چاقو مرا تهدید می کند", "مادرم زمین خورده و نفس نمی کشد"],
+    "hi": ["मेरे पड़ोसी के पास चाकू है और वह चिल्ला रहा है", "मेरे पिताजी बेहोश हो गए हैं"],
+}
+
+ENGLISH_CAD = [
+    "RP ADV SUBJ W/ KNIFE",
+    "PHYS ALTERC IN PROG, NEG WEPS",
+    "25-B-3-V",
+    "LSH NB TWD PARK",
+    "ETOH MALE",
+    "10-96",
+    "SUBJ AGGR YELLING AT PASSERSBY, UNK WEPS",
+    "MALE HALF CLOTHED IN ROADWAY, POSS 5150",
+    "CALLER STS SON OFF MEDS, HEARING VOICES, NO WEPS SEEN",
+    "2 VEH TC W/ INJ, 1 PT UNCON, FD ENRT",
+    "FEM SUBJ ON BRIDGE RAILING THREATENING TO JUMP",
+    "RP REQ WELFARE CHK ON ELDERLY NEIGHBOR, NO ANSWER AT DOOR",
+    "DOM DIST, SUSP LEFT ON FOOT, WMA 30S BLK HOODIE",
+    "OD UNRESP, NARCAN GIVEN X2, CPR IN PROG",
+    "SUBJ BRANDISHING HANDGUN OUTSIDE 7-11, SHOTS FIRED",
+    "CODE 3 RESP, 17-D-4, PT FELL FROM LADDER",
+    "ALS REQ, CP W/ SOB, 72 YOM, HX CARDIAC",
+    "TRESPASS SUBJ REFUSING TO LEAVE LOBBY, ADV PREV 10-15",
+    "SUICIDAL SUBJ BARRICADED IN BATHROOM W/ RAZOR",
+    "UNK PROB, 3RD PTY CALLER, OPEN LINE, SCREAMING HEARD",
+    "MVA W/ ENTRAPMENT",
+    "BOLO GRY SEDAN",
+    "NFD",
+    "SUBJ IS NOW GOA",
+    "ASSAULT W/ DW, SUSP FLED EB ON PINE ST",
+    "SUBJ W/ AK, GEN AREA OF PARK",
+    "26-A-1 SICK PERSON, 09E01",
+]
+
+ENGLISH = [
+    "My brother hasn't slept in three days and keeps saying people are watching him through the TV.",
+    "There's a man in the parking lot swinging a bat at cars and yelling at people.",
+    "She took a whole bottle of pills about an hour ago and now she won't wake up.",
+    "help",
+    "rp sts bf hit her w/ bat",
+]
+
+SPANISH = [
+    "Mi hermano está escuchando voces y no quiere salir de su cuarto.",
+    "Hay un señor tirado en la calle, creo que no respira.",
+    "El vecino anda con una pistola en la mano gritando en la calle.",
+    # Informal, unaccented
+    "mi esposo esta tomando mucho y me amenazo con un cuchillo",
+    "ayuda porfa mi hijo se quiere matar esta en el techo",
+    "una señora se cayo en la tienda y no se puede levantar",
+    "oiga mi vecino tiene una pistola y esta borracho",
+    "el subj tiene un cuchillo y esta amenazando a la familia",
+    "tiene un cuchillo",
+    # CAD capitals
+    "SUJETO EBRIO INCONSCIENTE EN LA BANCA DEL PARQUE",
+    "MUJER GRITANDO EN EL PASILLO, POSIBLE PELEA DOMESTICA",
+    "SE CAYO DE LA ESCALERA, NO RESPONDE",
+]
+
+CODE_SWITCHED = [
+    "mi hermano is hearing voices y tiene un knife",
+    "my mom se cayó en el baño and she can't get up",
+    "el guy de al lado is screaming que lo van a matar",
+    "hay un man with a gun en la esquina de la tienda",
+    "my brother está bien drunk y está threatening con golpear a mi papá",
+    "Mi primo took a bunch of pills y no se despierta, he's breathing pero muy lento",
+    # Tagalog and English, mostly English: most words can be read.
+    "my son is saying na gusto niya mamatay, he is on the roof and he has a knife",
+]
+
+NOTHING_TO_READ = [
+    "",
+    "   \n\t ",
+    "😡😡😡🔪🔪",
+    "👮\u200d♂️🚑🚒 !!!",
+    "5551234 911 911",
+    "!!! ??? ...",
+    "$500, 12:45",
+]
+
+COVERED = frozenset({"en", "es"})
+
+
+@pytest.mark.parametrize(
+    ("code", "text"), [(code, text) for code, texts in UNCOVERED.items() for text in texts]
+)
+def test_uncovered_language_is_flagged_with_its_code(code: str, text: str) -> None:
+    reading = identify(text)
+    assert reading.language == code
+    assert not reading.covered
+    assert reading.readable_share < 0.5
+
+
+@pytest.mark.parametrize("text", ENGLISH_CAD)
+def test_cad_shorthand_reads_as_covered_english(text: str) -> None:
+    assert identify(text) == LanguageReading("en", True, 1.0)
+
+
+@pytest.mark.parametrize("text", ENGLISH)
+def test_english_is_covered(text: str) -> None:
+    assert identify(text) == LanguageReading("en", True, 1.0)
+
+
+@pytest.mark.parametrize("text", SPANISH)
+def test_spanish_is_covered_as_spanish(text: str) -> None:
+    assert identify(text) == LanguageReading("es", True, 1.0)
+
+
+@pytest.mark.parametrize("text", CODE_SWITCHED)
+def test_code_switched_text_is_covered(text: str) -> None:
+    reading = identify(text)
+    assert reading.covered
+    assert reading.language in COVERED
+    assert reading.readable_share > 0.5
+
+
+@pytest.mark.parametrize("text", NOTHING_TO_READ)
+def test_text_without_words_is_undetermined(text: str) -> None:
+    assert identify(text) == LanguageReading("und", False, 0.0)
+
+
+def test_mostly_emoji_is_flagged_but_a_few_are_not() -> None:
+    mostly = identify("help 😡😡 🔪 🔪 🔪")
+    assert (mostly.language, mostly.covered) == ("en", False)
+    assert mostly.readable_share == pytest.approx(1 / 5)
+    few = identify("he has a 🔪 help")
+    assert few.covered
+    assert few.readable_share == pytest.approx(4 / 5)
+
+
+def test_text_mostly_in_another_script_is_flagged() -> None:
+    russian = identify("RP STS Мой сосед угрожает мне ножом пожалуйста")
+    assert (russian.language, russian.covered) == ("ru", False)
+    assert russian.readable_share == pytest.approx(2 / 8)
+    # Han is written without spaces: each character counts as a word.
+    chinese = identify("RP STS 我的邻居拿着刀")
+    assert (chinese.language, chinese.covered) == ("zh", False)
+    assert chinese.readable_share == pytest.approx(2 / 9)
+
+
+def test_a_script_lingua_does_not_know_is_flagged_as_undetermined() -> None:
+    amharic = "ጎረቤቴ በቢላ እያስፈራራኝ ነው፣ እባካችሁ ቶሎ ኑ"
+    assert identify(amharic) == LanguageReading("und", False, 0.0)
+    assert not identify("RP STS " + amharic).covered
+
+
+def test_a_foreign_word_quoted_in_english_does_not_flag_it() -> None:
+    reading = identify("Caller says her neighbor keeps yelling 'сука' at her kids and has a bat")
+    assert (reading.language, reading.covered) == ("en", True)
+    assert reading.readable_share == pytest.approx(13 / 14)
+
+
+def test_covered_languages_are_a_parameter() -> None:
+    vietnamese = UNCOVERED["vi"][0]
+    assert identify(vietnamese, covered=frozenset({"en", "es", "vi"})) == LanguageReading("vi", True, 1.0)
+    assert not identify(ENGLISH[0], covered=frozenset({"es"})).covered
+    assert not identify("RP ADV SUBJ W/ KNIFE", covered=frozenset({"es"})).covered
+    assert identify(UNCOVERED["ht"][0], covered=frozenset({"en", "ht"})).covered
+
+
+def test_only_the_first_max_chars_are_read() -> None:
+    english = "He is yelling at the neighbors and throwing chairs. " * (MAX_CHARS // 20)
+    russian = "Мой сосед угрожает мне ножом. " * 200
+    assert identify(english + russian) == LanguageReading("en", True, 1.0)
+    assert identify(russian + english).language == "ru"
+
+
+def test_lone_surrogates_are_read_around() -> None:
+    assert identify("\ud800 he has a knife \udfff") == LanguageReading("en", True, 1.0)
+    assert identify("he has a kni\udfffe and a g\ud800un") == LanguageReading("en", True, 1.0)
+    assert identify("\udc80\ud83d") == LanguageReading("und", False, 0.0)
+
+
+def test_concurrent_calls_agree_with_sequential_ones() -> None:
+    texts = [text for texts in UNCOVERED.values() for text in texts] + ENGLISH_CAD + SPANISH
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(identify, texts)) == [identify(text) for text in texts]
+
+
+# Any code point, surrogates and unassigned ones included, in any order.
+ANY_CHARACTER = st.characters(codec=None, exclude_categories=())
+SCRIPT_SAMPLES = st.sampled_from(
+    [
+        "knife",
+        "SUBJ",
+        "W/",
+        "cuchillo",
+        "está",
+        "người",
+        "нож",
+        "سكين",
+        "칼을",
+        "刀",
+        "の",
+        "🔪",
+        "👮\u200d♂️",
+        "10-96",
+        "25-B-3-V",
+        "5150",
+        "\ud800",
+        "\u200b",
+        "\u0301",
+        "ﬁ",
+        "Ａ",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(ANY_CHARACTER, max_size=300),
+        st.tuples(st.sampled_from([" ", "", "/"]), st.lists(SCRIPT_SAMPLES, max_size=40)).map(
+            lambda parts: parts[0].join(parts[1])
+        ),
+    )
+)
+def test_any_text_gives_a_reading_in_range(text: str) -> None:
+    reading = identify(text)
+    assert 0.0 <= reading.readable_share <= 1.0
+    assert reading.language == "und" or (len(reading.language) == 2 and reading.language.islower())
+    if reading.readable_share != 0.5:
+        assert reading.covered == (reading.readable_share > 0.5)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.text(ANY_CHARACTER, min_size=MAX_CHARS * 4, max_size=MAX_CHARS * 8))
+def test_long_text_never_raises(text: str) -> None:
+    assert 0.0 <= identify(text).readable_share <= 1.0

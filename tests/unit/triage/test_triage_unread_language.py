@@ -1,0 +1,60 @@
+"""Text the policy cannot read is held for review by an interpreter, never decided silently."""
+
+from __future__ import annotations
+
+import pytest
+from triage.policy import classify
+
+UNCOVERED = [
+    ("vi", "Có một người đàn ông đang đe dọa hàng xóm bằng dao"),
+    ("vi", "Anh trai tôi nói rằng anh ấy muốn chết"),
+    ("tl", "May lalaki na nagbabanta sa kapitbahay gamit ang kutsilyo"),
+    ("ru", "Мой сосед угрожает мне ножом"),
+    ("ar", "جاري يهددني بسكين"),
+    ("ht", "Mwen bezwen èd tanpri, frè mwen gen yon kouto li menase nou"),
+    ("so", "Walaalkay wuxuu leeyahay waxaan rabaa inaan dhinto, fadlan naga caawiya"),
+    ("ko", "이웃이 칼로 나를 위협하고 있어요"),
+    ("pt", "Meu irmão está ouvindo vozes e diz que quer morrer, ele está com uma faca"),
+]
+
+
+@pytest.mark.parametrize(("language", "narrative"), UNCOVERED)
+def test_uncovered_language_is_held_for_review(language: str, narrative: str) -> None:
+    decision = classify(narrative)
+    assert decision.needs_review and decision.rule == "R0_language_not_covered"
+    assert "interpreter" in decision.explanation
+    assert decision.priority <= 2
+    if language != "ht":  # Haitian Creole is recognised by its own word list, not lingua
+        assert decision.language == language
+
+
+def test_shorthand_never_reads_inside_another_language() -> None:
+    # Vietnamese "đe dọa" (threaten) folds to "de doa": it is not DOA, dead on arrival.
+    decision = classify("Có người đe dọa tôi")
+    assert "death_investigation" not in {i.code for i in decision.indicators}
+    assert decision.needs_review
+
+
+@pytest.mark.parametrize("narrative", ["😭😭😭🙏", "12345 6789", "!!! ???", "\u200b\u200b"])
+def test_text_without_words_never_raises(narrative: str) -> None:
+    decision = classify(narrative)
+    assert decision.language == "und"
+
+
+def test_a_call_type_still_counts_when_the_narrative_is_unread() -> None:
+    decision = classify("Мой брат хочет умереть", "SUICTHRT")
+    assert decision.crisis and decision.needs_review and decision.rule == "R0_language_not_covered"
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "RP ADV SUBJ W/ KNIFE IN THE LOBBY",
+        "PHYS ALTERC IN PROG, NEG WEPS",
+        "25-B-3-V",
+        "Man crying at the bus stop",
+    ],
+)
+def test_covered_text_is_decided_as_usual(narrative: str) -> None:
+    decision = classify(narrative)
+    assert decision.rule != "R0_language_not_covered" and decision.readable_share > 0.5
