@@ -490,6 +490,6 @@ def classify(narrative: str, call_type: str | None = None, *, policy: Policy | N
         negated=[to_indicator(h) for h in hits if h.removed_by is not None],
         policy_version=policy.version,
         language=reading.language,
-        readable_share=round(reading.readable_share, 3),
+        readable_share=min(1.0, max(0.0, round(reading.readable_share, 3))),
         **outcome,
     )
