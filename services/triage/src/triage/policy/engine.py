@@ -19,7 +19,7 @@ from dispatch_shared.text import clean_text
 
 from triage.policy.language import LanguageReading, identify
 from triage.policy.lexicon import DEFAULT_POLICY_FILE, Policy, load_policy
-from triage.policy.text import Prepared, neutralise, prepare
+from triage.policy.text import Prepared, blank, descriptor_spans, prepare
 
 B, S, M = IndicatorFamily.BEHAVIORAL, IndicatorFamily.SAFETY, IndicatorFamily.MEDICAL
 _THREAT_ORDER = (ThreatLevel.NONE, ThreatLevel.ELEVATED, ThreatLevel.HIGH, ThreatLevel.IMMINENT)
@@ -386,17 +386,6 @@ _NO_NARRATIVE = LanguageReading(language="und", covered=True, readable_share=1.0
 _UNREAD_PRIORITY = 2
 
 
-def _without_descriptors(policy: Policy, narrative: str, prepared: Prepared) -> str:
-    """``narrative`` with its protected descriptors blanked, found as the matcher finds them."""
-    spans = [prepared.original_span(*m.span()) for m in policy.descriptor_re.finditer(prepared.text)]
-    if not spans:
-        return narrative
-    chars = list(narrative)
-    for start, end in spans:
-        chars[start:end] = " " * (end - start)
-    return "".join(chars)
-
-
 def _held_for_language(outcome: Outcome, reading: LanguageReading) -> Outcome:
     """The outcome for a narrative the policy cannot read: held for review by an interpreter."""
     language = f"'{reading.language}'" if reading.language != "und" else "an unidentified language"
@@ -432,14 +421,16 @@ def classify(narrative: str, call_type: str | None = None, *, policy: Policy | N
     policy = policy or default_policy()
     narrative = narrative or ""
     prepared = prepare(narrative, policy)
+    descriptors = descriptor_spans(prepared.text, policy)
     # The language is read without descriptors ("Somali", "Filipino" name who someone is), on
     # the text intake would store: one text path.
-    readable = clean_text(_without_descriptors(policy, narrative, prepared)).strip()
+    unlabelled = blank(narrative, [prepared.original_span(a, b) for a, b in descriptors])
+    readable = clean_text(unlabelled).strip()
     reading = identify(readable, policy.languages) if readable else _NO_NARRATIVE
     unreadable = bool(readable) and not reading.covered
     # Words of a language the policy does not cover are never read as ours: Vietnamese "de doa"
     # (threaten) is not DOA. Such a call is decided on its call type and held for review.
-    text = "" if unreadable else neutralise(prepared.text, policy)
+    text = "" if unreadable else blank(prepared.text, descriptors)
     hits, vague, scope = _narrative_hits(policy, text)
     hits += [
         Hit(code, m.start(), m.end())
@@ -490,6 +481,6 @@ def classify(narrative: str, call_type: str | None = None, *, policy: Policy | N
         negated=[to_indicator(h) for h in hits if h.removed_by is not None],
         policy_version=policy.version,
         language=reading.language,
-        readable_share=min(1.0, max(0.0, round(reading.readable_share, 3))),
+        readable_share=round(reading.readable_share, 3),
         **outcome,
     )

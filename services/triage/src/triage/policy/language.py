@@ -312,7 +312,8 @@ def _read_latin(words: list[str], covered: frozenset[str]) -> tuple[str, int]:
     guess = top if top_confidence >= REPORT_CONFIDENCE else UNDETERMINED
     covered_confidence = sum(value for code, value in confidences if code in covered)
     if top_confidence < CLEAR_CONFIDENCE and covered_confidence >= MIXED_COVERED_CONFIDENCE:
-        readable = _covered_words(text, covered)
+        # Lingua's runs may split a word in two: never count more words than there are.
+        readable = min(_covered_words(text, covered), len(words))
         mostly = readable * 2 >= len(words)
         return (_pick(confidences, covered, capitals) or guess) if mostly else guess, readable
     return guess, 0

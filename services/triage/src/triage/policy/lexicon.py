@@ -24,6 +24,7 @@ DEFAULT_POLICY_FILE = Path(__file__).with_name("lexicon.json")
 # Language packs shipped with the package, applied on top of the base lexicon in this order.
 DEFAULT_LAYER_FILES: tuple[Path, ...] = (Path(__file__).with_name("lexicon.es.json"),)
 
+_NEVER = r"(?!x)x"  # a pattern that matches nothing, for an empty list of cues
 _MACRO = re.compile(r"\{([a-z_]+)\}")
 _THREAT_PRIORITY = {ThreatLevel.IMMINENT: 1, ThreatLevel.HIGH: 2, ThreatLevel.ELEVATED: 3}
 _FAMILY_PRIORITY = {IndicatorFamily.BEHAVIORAL: 3, IndicatorFamily.MEDICAL: 2}
@@ -403,8 +404,8 @@ def _rewrite_matchers(rewrites: list[Rewrite]) -> tuple[re.Pattern[str], re.Patt
         (sensitive if rw.case_sensitive else lower).append(body + tail)
     table = {rw.from_.lower(): rw.to for rw in rewrites}
     return (
-        _compile(r"\b(?:" + ("|".join(sensitive) or r"(?!x)x") + ")", "rewrites"),
-        _compile(r"\b(?:" + ("|".join(lower) or r"(?!x)x") + ")", "rewrites"),
+        _compile(r"\b(?:" + ("|".join(sensitive) or _NEVER) + ")", "rewrites"),
+        _compile(r"\b(?:" + ("|".join(lower) or _NEVER) + ")", "rewrites"),
         table,
     )
 
@@ -468,11 +469,11 @@ def compile_lexicon(
         negation_re=_compile(r"\b(?:" + "|".join(negation_cues) + r")(?!\w)", "negation.negation_cues"),
         post_negation_re=_post_negation(neg, macros),
         list_negation_re=_alternation(
-            neg.list_negation_cues or ["(?!x)x"], macros, "negation.list_negation_cues"
+            neg.list_negation_cues or [_NEVER], macros, "negation.list_negation_cues"
         ),
-        aborted_re=_alternation(neg.aborted_cues or ["(?!x)x"], macros, "negation.aborted_cues"),
+        aborted_re=_alternation(neg.aborted_cues or [_NEVER], macros, "negation.aborted_cues"),
         qualifier_re=_compile(
-            r"\b(?:" + "|".join(spec.call_types.qualifier_negations or ["(?!x)x"]) + r")",
+            r"\b(?:" + "|".join(spec.call_types.qualifier_negations or [_NEVER]) + r")",
             "call_types.qualifier_negations",
         ),
         post_negation_cue_re=_alternation(neg.post_negation_cues, macros, "negation.post_negation_cues"),

@@ -137,10 +137,23 @@ def prepare(raw: str, policy: Policy) -> Prepared:
     return _rewrite(prepared, policy.rewrite_re, policy.rewrite_to)
 
 
-def _blank(match: re.Match[str]) -> str:
-    return " " * len(match.group())
+def descriptor_spans(text: str, policy: Policy) -> list[tuple[int, int]]:
+    """``[start, end)`` of each protected descriptor (who someone is) in prepared ``text``, in order."""
+    return [match.span() for match in policy.descriptor_re.finditer(text)]
+
+
+def blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each ``[start, end)`` in ``spans`` (in order) turned into as many spaces."""
+    pieces: list[str] = []
+    position = 0
+    for start, end in spans:
+        start = max(start, position)  # two spans may share the characters one rewrite expanded
+        pieces += [text[position:start], " " * (end - start)]
+        position = max(position, end)
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 def neutralise(text: str, policy: Policy) -> str:
     """Blank protected descriptors (who someone is) with spaces, so they can never count."""
-    return policy.descriptor_re.sub(_blank, text)
+    return blank(text, descriptor_spans(text, policy))
