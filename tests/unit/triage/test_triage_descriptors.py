@@ -700,3 +700,18 @@ def test_removing_a_descriptor_from_the_dev_calls_changes_nothing() -> None:
                 failures.append(f"{descriptor!r} out of {call[0]!r}")
     assert checked >= 5
     assert failures == []
+
+
+@pytest.mark.parametrize(
+    "described",
+    [
+        "Man in crisis is attacking his mother, with a hearing aid, with a baseball bat right now.",
+        "Man in crisis is attacking his mother, who is Christian, with a baseball bat right now.",
+        "Man in crisis is attacking his mother, deaf, Black, with a baseball bat right now.",
+        "Man in crisis is attacking his mother, WHT FEMALE, with a baseball bat right now.",
+    ],
+)
+def test_a_descriptor_set_off_by_commas_leaves_the_decision_alone(described: str) -> None:
+    # An aside between commas must read as if it were not there, commas included.
+    plain = "Man in crisis is attacking his mother with a baseball bat right now."
+    assert signature(classify(described)) == signature(classify(plain))

@@ -138,8 +138,41 @@ def prepare(raw: str, policy: Policy) -> Prepared:
 
 
 def descriptor_spans(text: str, policy: Policy) -> list[tuple[int, int]]:
-    """``[start, end)`` of each protected descriptor (who someone is) in prepared ``text``, in order."""
-    return [match.span() for match in policy.descriptor_re.finditer(text)]
+    """``[start, end)`` of each protected descriptor (who someone is) in prepared ``text``, in order.
+
+    A descriptor set off by commas ("his mother, with a hearing aid, with a bat") takes its commas
+    with it, so the sentence reads as if it had never been there.
+    """
+    runs: list[list[int]] = []  # descriptors side by side ("wht female") make one run
+    for match in policy.descriptor_re.finditer(text):
+        start, end = match.span()
+        if runs and not text[runs[-1][1] : start].strip():
+            runs[-1][1] = end
+        else:
+            runs.append([start, end])
+    spans: list[tuple[int, int]] = []
+    for start, end in runs:
+        after = _skip_spaces(text, end)
+        opener = _APPOSITIVE_OPENER.search(text, max(0, start - _OPENER_REACH), start)
+        if opener and text[after : after + 1] == ",":
+            start, end = opener.start(), after + 1
+        spans.append((start, end))
+    return spans
+
+
+# What sets a descriptor off as an aside: a comma, perhaps with a relative clause's opening.
+_APPOSITIVE_OPENER = re.compile(
+    r",\s*(?:(?:who|that|which)(?:'s|\s+(?:is|was|are|were|has|had|has been|is also|uses|lives))?\s+"
+    r"|with(?:\s+an?)?\s+)?$"
+)
+_OPENER_REACH = 24  # characters before a descriptor where its opener may stand
+
+
+def _skip_spaces(text: str, position: int) -> int:
+    """The first position at or after ``position`` that holds no white space."""
+    while position < len(text) and text[position].isspace():
+        position += 1
+    return position
 
 
 def blank(text: str, spans: list[tuple[int, int]]) -> str:
