@@ -199,3 +199,13 @@ def test_determinant_in_the_narrative_keeps_its_span() -> None:
     decision = classify(narrative)
     spans = {i.code: narrative[i.span[0] : i.span[1]] for i in decision.indicators}
     assert spans["suicidal_ideation"] == "25-B-3-V" and spans["violent_behavior"] == "25-B-3-V"
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    ["an overdose was excluded by the ER; she is confused", "Overdose has been excluded, pt confused"],
+)
+def test_every_post_posed_verb_is_looked_for(narrative: str) -> None:
+    # The quick "is there any negation at all" check must know the post-posed verbs too.
+    decision = classify(narrative)
+    assert "overdose" in negated_codes(decision) and "overdose" not in codes(decision)

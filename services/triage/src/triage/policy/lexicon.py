@@ -476,7 +476,9 @@ def compile_lexicon(
             r"\b(?:" + "|".join(spec.call_types.qualifier_negations or [_NEVER]) + r")",
             "call_types.qualifier_negations",
         ),
-        post_negation_cue_re=_alternation(neg.post_negation_cues, macros, "negation.post_negation_cues"),
+        post_negation_cue_re=_alternation(
+            neg.post_negation_cues + neg.post_negation_verbs, macros, "negation.post_negation_cues"
+        ),
         past_before_re=_alternation(spec.past.before_cues, macros, "past.before_cues"),
         past_after_re=_alternation(spec.past.after_cues, macros, "past.after_cues"),
         clause_re=_compile(_terminators(neg.clause_terminators, macros), "negation.clause_terminators"),
