@@ -119,3 +119,8 @@ def test_separator_decides_and_points_into_the_callers_text() -> None:
     span = next(i.span for i in decision.indicators if i.code == "suicidal_ideation")
     assert "\x85" in raw[span[0] : span[1]]
     assert classify(clean_text(raw), policy=POLICY).route is decision.route
+
+
+@pytest.mark.parametrize("call_type", ["SUIC\u200bTHRT", "\u200bEDP", "SUICIDE\x85THREAT"])
+def test_call_type_decides_like_the_stored_one(call_type: str) -> None:
+    assert signature(classify("", call_type)) == signature(classify("", clean_text(call_type)))

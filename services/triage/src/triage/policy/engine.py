@@ -299,13 +299,14 @@ def call_type_codes(policy: Policy, call_type: str | None) -> list[str]:
     "25-B-3-V", "62D02W") plus keyword rules over the call type's words, once its negating
     qualifiers ("(NO SHOOTINGS)", "NO BIAS OR THREATS", "Traffic Acc/No Injury") are taken out.
     """
-    if not call_type or not call_type.strip():
+    # The same characters as intake stores: an invisible character must not split a word here.
+    call_type = clean_text(call_type or "").strip()
+    if not call_type:
         return []
-    exact = policy.spec.call_types.codes.get(call_type.strip().upper())
+    exact = policy.spec.call_types.codes.get(call_type.upper())
     if exact is not None:
         return list(exact)
-    # The same characters as intake stores: an invisible character must not split a word here.
-    lowered = clean_text(call_type).lower()
+    lowered = call_type.lower()
     text = normalise_call_type(policy.qualifier_re.sub(" ", lowered))
     whole = normalise_call_type(lowered)  # an ``unless`` reads the qualifiers too ("NON-URGENT")
     codes: list[str] = []  # each code once: "SUICIDE THREAT WEAPON" is one suicidal indicator
