@@ -41,7 +41,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -544,45 +544,9 @@ def engine_hits(policy: Policy, narrative: str) -> tuple[list[Located], bool, An
 def decide(
     policy: Policy, narrative: str, call_type: str | None, verdicts: Verdicts | None
 ) -> dict[str, Any]:
-    """``classify``'s decision with the narrative verdicts from ``verdicts`` (None: the engine's).
-
-    Mirrors the steps of ``triage.policy.engine.classify`` after negation; ``check_mirror``
-    confirms it still gives ``classify``'s answer with the engine's own verdicts.
-    """
-    located, vague, scope, _, text = engine_hits(policy, narrative)
-    hits = [x.hit for x in located]
-    if verdicts is not None and located:
-        reasons = verdicts(narrative, [(x.hit.code, x.start, x.end) for x in located])
-        hits = [replace(h, removed_by=r) for h, r in zip(hits, reasons, strict=True)]
-    hits = eng._with_also(policy, hits)
-    active = [h for h in hits if h.removed_by is None]
-    narrative_active = active + eng._with_also(policy, eng._compounds(policy, scope, active))
-    call_type = call_type or None
-    call_hits = eng._unique(
-        eng._with_also(
-            policy,
-            (
-                eng.Hit(c, 0, len(call_type or ""), "call_type")
-                for c in eng.call_type_codes(policy, call_type)
-            ),
-        )
-    )
-    needs_review = (bool(call_hits) and not narrative.strip()) or (
-        not narrative_active and (vague or eng._thin(policy, text))
-    )
-    outcome = eng._decide(policy, narrative_active + call_hits, needs_review)
-    return {k: getattr(v, "value", v) for k, v in outcome.items()}
-
-
-def check_mirror(policy: Policy, calls: list[dict[str, Any]]) -> int:
-    """How many calls ``decide(..., None)`` answers differently from ``classify`` (0 expected)."""
-    wrong = 0
-    for call in calls:
-        mine = decide(policy, call["narrative"], call.get("call_type"), None)
-        real = classify(call["narrative"], call.get("call_type"), policy=policy)
-        if any(mine[f] != getattr(getattr(real, f), "value", getattr(real, f)) for f in FIELDS):
-            wrong += 1
-    return wrong
+    """``classify``'s decision with the narrative verdicts from ``verdicts`` (None: the engine's)."""
+    decision = classify(narrative, call_type, policy=policy, scoping=verdicts)
+    return {f: getattr(getattr(decision, f), "value", getattr(decision, f)) for f in FIELDS}
 
 
 # --- Scoring ----------------------------------------------------------------------------------
@@ -794,10 +758,6 @@ def main() -> None:
     score_sentences(policy, systems, args.details)
     paths = [args.shared / "field" / "calls.jsonl", args.shared / "dev" / "calls.jsonl"]
     calls = score_calls(policy, paths, systems, args.details)
-    mismatches = check_mirror(policy, calls)
-    print(
-        f"\nmirror check: decide() with the engine's verdicts differs from classify() on {mismatches} calls"
-    )
     if not args.no_latency:
         latency(policy, calls, context, args.repeats)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TypedDict
@@ -37,6 +37,9 @@ _POST_NEGATION_REACH = 60  # characters after a phrase where its label's value m
 # Dispatch protocol determinants (MPDS style): protocol, level, number, optional suffix.
 _DETERMINANT_NARRATIVE = re.compile(r"\b(\d{1,3})-?([oa-e])-?(\d{1,2})(?:-?([a-z]))?(?![\w-])")
 _DETERMINANT_CALL_TYPE = re.compile(r"\b(\d{1,3}) ?([oa-e]) ?(\d{1,2})(?: ?([a-z]))?\b")
+Scoping = Callable[[str, list[tuple[str, int, int]]], list[str | None]]
+"""Another negation and time scoping, for comparing methods: (narrative, narrative hits as
+``(code, start, end)`` spans into it) -> each hit's ``removed_by`` ("negation", "past" or None)."""
 # A call describing at most this many content words "describes no behavior at all".
 _THIN_WORDS = 2
 _MAX_LABELS = 3
@@ -417,8 +420,19 @@ def _indicator(policy: Policy, hit: Hit, prepared: Prepared, original: str) -> I
     )
 
 
-def classify(narrative: str, call_type: str | None = None, *, policy: Policy | None = None) -> TriageDecision:
-    """Decide the response for a call from what the caller described and its CAD call type."""
+def classify(
+    narrative: str,
+    call_type: str | None = None,
+    *,
+    policy: Policy | None = None,
+    scoping: Scoping | None = None,
+) -> TriageDecision:
+    """Decide the response for a call from what the caller described and its CAD call type.
+
+    Any ``str`` is classified without an exception. ``policy`` defaults to the shipped lexicon
+    and language packs; ``scoping`` replaces the engine's own negation and time verdicts (used to
+    compare scoping methods, see ``scripts/compare_context.py``).
+    """
     policy = policy or default_policy()
     narrative = narrative or ""
     prepared = prepare(narrative, policy)
@@ -433,6 +447,9 @@ def classify(narrative: str, call_type: str | None = None, *, policy: Policy | N
     # (threaten) is not DOA. Such a call is decided on its call type and held for review.
     text = "" if unreadable else blank(prepared.text, descriptors)
     hits, vague, scope = _narrative_hits(policy, text)
+    if scoping is not None and hits:  # another method's verdicts in place of the engine's own
+        spans = [(h.code, *prepared.original_span(h.start, h.end)) for h in hits]
+        hits = [replace(h, removed_by=r) for h, r in zip(hits, scoping(narrative, spans), strict=True)]
     hits += [
         Hit(code, m.start(), m.end())
         for m in _DETERMINANT_NARRATIVE.finditer(text)
