@@ -709,6 +709,8 @@ def test_removing_a_descriptor_from_the_dev_calls_changes_nothing() -> None:
         "Man in crisis is attacking his mother, who is Christian, with a baseball bat right now.",
         "Man in crisis is attacking his mother, deaf, Black, with a baseball bat right now.",
         "Man in crisis is attacking his mother, WHT FEMALE, with a baseball bat right now.",
+        "Man in crisis is attacking his mother, who is a veteran, with a baseball bat right now.",
+        "Man in crisis is attacking his mother who is an immigrant who is a refugee with a baseball bat now.",
     ],
 )
 def test_a_descriptor_set_off_by_commas_leaves_the_decision_alone(described: str) -> None:

@@ -141,7 +141,8 @@ def descriptor_spans(text: str, policy: Policy) -> list[tuple[int, int]]:
     """``[start, end)`` of each protected descriptor (who someone is) in prepared ``text``, in order.
 
     A descriptor set off by commas ("his mother, with a hearing aid, with a bat") takes its commas
-    with it, so the sentence reads as if it had never been there.
+    with it, and one in a relative clause its opening ("who is an"), so the sentence reads as if
+    it had never been there.
     """
     runs: list[list[int]] = []  # descriptors side by side ("wht female") make one run
     for match in policy.descriptor_re.finditer(text):
@@ -154,16 +155,20 @@ def descriptor_spans(text: str, policy: Policy) -> list[tuple[int, int]]:
     for start, end in runs:
         after = _skip_spaces(text, end)
         opener = _APPOSITIVE_OPENER.search(text, max(0, start - _OPENER_REACH), start)
-        if opener and text[after : after + 1] == ",":
-            start, end = opener.start(), after + 1
+        if opener and opener.group("comma") and text[after : after + 1] == ",":
+            start, end = opener.start(), after + 1  # the aside and both its commas
+        elif opener and opener.group("relative"):
+            start = opener.start("relative")  # "who is an" goes with what it introduces
         spans.append((start, end))
     return spans
 
 
-# What sets a descriptor off as an aside: a comma, perhaps with a relative clause's opening.
+# What sets a descriptor off as an aside: a comma and/or a relative clause's opening
+# ("his mother, with a hearing aid,", "his mother who is an immigrant").
+_RELATIVE_VERB = r"(?:'s|\s+(?:is|was|are|were|has|had|has been|is also|uses|lives))"
 _APPOSITIVE_OPENER = re.compile(
-    r",\s*(?:(?:who|that|which)(?:'s|\s+(?:is|was|are|were|has|had|has been|is also|uses|lives))?\s+"
-    r"|with(?:\s+an?)?\s+)?$"
+    rf"(?P<comma>,\s*)?(?P<relative>(?<!\w)(?:who|that|which){_RELATIVE_VERB}?\s+)?"
+    r"(?:(?:with|in|on)\s+)?(?:(?:a|an|the)\s+)?$"
 )
 _OPENER_REACH = 24  # characters before a descriptor where its opener may stand
 
