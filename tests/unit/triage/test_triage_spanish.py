@@ -67,3 +67,27 @@ def test_same_call_same_answer_across_languages(spanish: str, english: str) -> N
 def test_a_spanish_label_or_place_fires_nothing(narrative: str) -> None:
     decision = classify(narrative)
     assert decision.rule == "R6_nothing_fired" and not decision.indicators
+
+
+# English shorthand that is also a Spanish word: capitalised "SI" (if, yes) among Spanish words
+# stays a Spanish word; among English words it is still suicidal ideation.
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "SI NO CONTESTA LLAMEN OTRA VEZ",
+        "DICE QUE SI TIENE ARMAS EN LA CASA",
+        "LA SEÑORA DICE QUE SI ESTA RESPIRANDO",
+        "SI, ESTA BIEN, SOLO CANSADO",
+        "PREGUNTA SI VAN A MANDAR A ALGUIEN",
+    ],
+)
+def test_spanish_si_is_not_suicidal_ideation(narrative: str) -> None:
+    assert "suicidal_ideation" not in {i.code for i in classify(narrative).indicators}
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    ["pt c/o SI, plan to OD", "Pt with SI, no plan", "CLAIMS SI. HAS A KNIFE", "RP ADV SUBJ HAS SI"],
+)
+def test_english_si_is_still_suicidal_ideation(narrative: str) -> None:
+    assert "suicidal_ideation" in {i.code for i in classify(narrative).indicators}

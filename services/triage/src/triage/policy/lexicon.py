@@ -46,6 +46,19 @@ class Rewrite(_Strict):
     case_sensitive: bool = False
 
 
+class Homographs(_Strict):
+    """Shorthand that is also a word of another language, and how to tell that language's runs.
+
+    Capitalised Spanish "SI" (if, yes) is not "suicidal ideation": a shorthand listed here is not
+    expanded when one of the two words on either side of it is one of ``words``, common words
+    of ``language`` that are not English. Written by the language pack, which knows its words.
+    """
+
+    language: str = Field(pattern=r"^[a-z]{2}$")
+    shorthand: list[str] = Field(min_length=1)
+    words: list[str] = Field(min_length=1)
+
+
 class IndicatorDef(_Strict):
     """What an indicator code means: its family, label, threat level and priority."""
 
@@ -172,6 +185,7 @@ class LexiconFile(_Strict):
     compounds: list[Compound]
     call_types: CallTypes
     victim: VictimReading = VictimReading()
+    homographs: list[Homographs] = []
 
     @model_validator(mode="after")
     def _references_exist(self) -> LexiconFile:
@@ -244,6 +258,7 @@ class LayerFile(_Strict):
     phrases: list[PhraseGroup] = []
     compounds: list[Compound] = []
     call_types: CallTypesLayer = CallTypesLayer()
+    homographs: list[Homographs] = []
 
     @model_validator(mode="after")
     def _language_packs_name_their_language(self) -> LayerFile:
@@ -262,7 +277,8 @@ def merge_layer(base: dict[str, Any], layer: LayerFile) -> dict[str, Any]:
         raise PolicyError(f"layer {layer.name}: redefines base indicators: {', '.join(clash)}")
     extra = layer.model_dump(by_alias=True, exclude_defaults=False)
     merged: dict[str, Any] = json.loads(json.dumps(base))  # a deep copy of plain JSON data
-    for key in ("rewrites", "filler_words", "phrases", "compounds"):
+    for key in ("rewrites", "filler_words", "phrases", "compounds", "homographs"):
+        merged.setdefault(key, [])
         merged[key] += extra[key]
     for key in ("macros", "indicators"):
         merged[key].update(extra[key])
@@ -297,6 +313,8 @@ class Policy:
     case_rewrite_re: re.Pattern[str]
     rewrite_re: re.Pattern[str]
     rewrite_to: dict[str, str]
+    # Shorthand (lower case) -> words that mark the run around it as another language's.
+    homograph_words: dict[str, frozenset[str]]
     descriptor_re: re.Pattern[str]
     matcher: PhraseMatcher
     entries: dict[str, Entry]
@@ -392,6 +410,15 @@ def _check_lower_case(pattern: str, where: str) -> None:
         raise PolicyError(f"{where}: pattern {pattern!r} must be lower case")
 
 
+def _homograph_words(groups: list[Homographs]) -> dict[str, frozenset[str]]:
+    """For each homograph shorthand (lower case), the words that mark another language's run."""
+    words: dict[str, set[str]] = {}
+    for group in groups:
+        for shorthand in group.shorthand:
+            words.setdefault(shorthand.lower(), set()).update(w.lower() for w in group.words)
+    return {shorthand: frozenset(ws) for shorthand, ws in words.items()}
+
+
 def _rewrite_matchers(rewrites: list[Rewrite]) -> tuple[re.Pattern[str], re.Pattern[str], dict[str, str]]:
     """Two matchers: case-sensitive shorthand ("SI") on the original text, the rest lower-cased."""
     sensitive: list[str] = []
@@ -458,6 +485,7 @@ def compile_lexicon(
         case_rewrite_re=case_rewrite_re,
         rewrite_re=rewrite_re,
         rewrite_to=rewrite_to,
+        homograph_words=_homograph_words(spec.homographs),
         descriptor_re=_compile(
             r"\b(?:" + literal_buckets([expand(p, macros) for p in descriptor_patterns]) + r")(?!\w)",
             "descriptors",

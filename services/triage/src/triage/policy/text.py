@@ -81,10 +81,38 @@ def _unicode_fold(raw: str) -> tuple[str, list[int], list[int]]:
     return "".join(pieces), starts, ends
 
 
-def _rewrite(prepared: Prepared, pattern: re.Pattern[str], table: dict[str, str]) -> Prepared:
-    """Expand call-taker shorthand and fix common misspellings, keeping the offset map."""
+_SENTENCE_END = re.compile(r"[.;!?]")
+
+
+def _in_other_language(text: str, match: re.Match[str], homographs: dict[str, frozenset[str]]) -> bool:
+    """True when ``match`` is a homograph shorthand ("SI") among words of the language it is a word of.
+
+    Looks at the two whitespace-separated words on either side, within the sentence.
+    """
+    words = homographs.get(match.group().lower())
+    if words is None:
+        return False
+    a, b = match.span()
+    before = _SENTENCE_END.split(text[max(0, a - 60) : a])[-1].split()[-2:]
+    after = _SENTENCE_END.split(text[b : b + 60])[0].split()[:2]
+    return any(token.strip(",:()\"'-").lower() in words for token in before + after)
+
+
+def _rewrite(
+    prepared: Prepared,
+    pattern: re.Pattern[str],
+    table: dict[str, str],
+    homographs: dict[str, frozenset[str]] | None = None,
+) -> Prepared:
+    """Expand call-taker shorthand and fix common misspellings, keeping the offset map.
+
+    A shorthand in ``homographs`` stays as written where its neighbours show it is a word of
+    another language (Spanish "SI").
+    """
     text = prepared.text
     matches = list(pattern.finditer(text))
+    if homographs:
+        matches = [m for m in matches if not _in_other_language(text, m, homographs)]
     if not matches:
         return prepared
     starts = prepared.starts if prepared.starts is not None else list(range(len(text)))
@@ -133,7 +161,7 @@ def prepare(raw: str, policy: Policy) -> Prepared:
     else:
         prepared = Prepared(*_unicode_fold(raw))
     # Case-sensitive shorthand ("SI", "HI") first, while the caller's capitals are still there.
-    prepared = _lower(_rewrite(prepared, policy.case_rewrite_re, policy.rewrite_to))
+    prepared = _lower(_rewrite(prepared, policy.case_rewrite_re, policy.rewrite_to, policy.homograph_words))
     return _rewrite(prepared, policy.rewrite_re, policy.rewrite_to)
 
 
