@@ -44,7 +44,7 @@ typecheck: install ## mypy (strict) over the packages
 eval: install ## Triage quality on the labelled dev calls, fairness set and five-city call types
 	.venv/bin/python scripts/eval_triage.py
 
-bench-triage: install ## Triage throughput vs a naive regex baseline, on one core
+bench-triage: install ## Triage throughput vs a naive regex baseline, and per-call latency, on one core
 	.venv/bin/python scripts/bench_triage.py
 
 clean: down ## Remove .run/ (databases, logs) but keep the jar cache

@@ -3,6 +3,10 @@
 The baseline is what one would write first: lower-case the text and run ``re.search`` once per
 phrase pattern of the same lexicon. Both run in this process, one after the other, over the
 dev calls and fairness variants; each figure is the median of ``--repeat`` timed runs.
+
+Per-call latency (µs, median and 95th percentile) is timed one call at a time over the English
+corpus and the Spanish dev calls, with the language step (``triage.policy.language.identify``)
+included, and that step is also timed alone so its share is visible.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from triage.policy import Policy, PolicyStore, classify
+from triage.policy.language import identify
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -35,6 +40,29 @@ def corpus() -> list[str]:
                     re.sub(r"\s+", " ", template["template"].format(d=d)) for d in template["descriptors"]
                 ]
     return [t for t in texts if t]
+
+
+def spanish_corpus() -> list[str]:
+    """The Spanish and code-switched dev-call narratives."""
+    with (DATA / "dev_calls_es.jsonl").open(encoding="utf-8") as handle:
+        return [json.loads(line)["narrative"] for line in handle if line.strip()]
+
+
+def latencies_us(work: Callable[[str], object], texts: list[str], repeat: int) -> list[float]:
+    """Wall time of each single call, in microseconds, over ``repeat`` passes of ``texts``."""
+    times: list[float] = []
+    for _ in range(repeat):
+        for text in texts:
+            start = time.perf_counter_ns()
+            work(text)
+            times.append((time.perf_counter_ns() - start) / 1000)
+    return times
+
+
+def median_p95(times: list[float]) -> str:
+    """``median / p95`` of ``times`` (µs), formatted."""
+    p95 = statistics.quantiles(times, n=20)[-1]
+    return f"{statistics.median(times):>8,.0f} / {p95:>8,.0f} µs"
 
 
 def naive(policy: Policy) -> Callable[[str], list[str]]:
@@ -83,6 +111,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  engine (full decision)          {fast:>10,.0f} narratives/s")
     print(f"  naive re.search per pattern     {slow:>10,.0f} narratives/s  (matching only)")
     print(f"  ratio                           {fast / slow:>10.1f}x")
+    spanish = spanish_corpus()
+
+    def language_step(text: str) -> object:
+        return identify(text, policy.languages)
+
+    print(f"per-call latency, median / p95 of {args.repeat} passes:")
+    for name, sample in (("English", texts), ("Spanish", spanish)):
+        label = f"engine, {name} ({len(sample)} calls)"
+        print(f"  {label:<32}{median_p95(latencies_us(engine, sample, args.repeat))}")
+    language_times = latencies_us(language_step, texts + spanish, args.repeat)
+    print(f"  language step alone (all)       {median_p95(language_times)}")
     return 0
 
 

@@ -47,6 +47,12 @@ def test_bad_lines_are_reported_and_the_rest_go_on(tmp_path: Path) -> None:
     assert "line 2" in result.stderr and "line 3" in result.stderr
 
 
+def test_a_missing_file_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+    result = _run(["classify", str(tmp_path / "absent.jsonl")])
+    assert result.returncode == 2
+    assert "cannot read" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_no_subcommand_prints_help() -> None:
     result = _run([])
     assert result.returncode == 0

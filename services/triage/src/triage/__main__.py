@@ -71,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "classify":
         policy = PolicyStore().current
         if args.file:
-            with open(args.file, encoding="utf-8", errors="replace") as handle:
+            try:
+                handle = open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115
+            except OSError as exc:
+                parser.error(f"cannot read {args.file}: {exc.strerror}")
+            with handle:
                 failed = classify_lines(handle, sys.stdout, sys.stderr, policy=policy)
         else:
             stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
