@@ -55,6 +55,20 @@ def test_past_mentions_do_not_fire(narrative: str) -> None:
     assert (decision.route, decision.priority) == (CLIN, 3)
 
 
+# A past cue that belongs to another verb does not reach a present mention behind a present cue.
+@pytest.mark.parametrize(
+    ("narrative", "code"),
+    [
+        ("Guy who moved here last year is hearing voices and yelling at cars.", "psychosis"),
+        ("Tried to hurt himself years ago and now says he wants to die.", "suicidal_ideation"),
+        ("Neighbor who was evicted last year is now threatening to shoot people.", "threat_to_others"),
+        ("Mi tío, que llegó el año pasado, ahora dice que se quiere matar.", "suicidal_ideation"),
+    ],
+)
+def test_a_past_cue_of_another_verb_does_not_erase_the_present(narrative: str, code: str) -> None:
+    assert code in codes(classify(narrative, policy=POLICY))
+
+
 def test_history_of_violence_is_itself_a_safety_indicator() -> None:
     decision = classify("Man hearing voices, he has a history of violence.", policy=POLICY)
     assert "history_of_violence" in codes(decision)

@@ -154,11 +154,15 @@ def _removed_by(policy: Policy, scope: _Scope, hit: Hit, lower_bound: int) -> st
     # A stated history of violence is itself the indicator: its own "history of" must not erase it.
     if scope.any_past and "historical" not in tags:
         after = _first_words(scope.text[hit.end : scope.clause_end(hit.end)], window)
-        if (before and policy.past_before_re.search(before)) or (
-            after and policy.past_after_re.search(after)
-        ):
+        if (before and _past_before(policy, before)) or (after and policy.past_after_re.search(after)):
             return "past"
     return None
+
+
+def _past_before(policy: Policy, before: str) -> bool:
+    """A past cue in ``before`` (the words ahead of a mention) with no present cue after it."""
+    cues = list(policy.past_before_re.finditer(before))
+    return bool(cues) and not policy.present_re.search(before, cues[-1].end())
 
 
 def _list_negated(policy: Policy, scope: _Scope, hit: Hit) -> bool:

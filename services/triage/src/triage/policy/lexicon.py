@@ -129,8 +129,15 @@ class Negation(_Strict):
 
 
 class Past(_Strict):
+    """Cues that put a mention in the past ("history of", "years ago").
+
+    ``present_cues`` ("now", "is", "again") between a before-cue and the mention bring it back to
+    the present: in "moved here last year, is hearing voices" the past belongs to another verb.
+    """
+
     before_cues: list[str]
     after_cues: list[str]
+    present_cues: list[str] = []
 
 
 class KeywordRule(_Strict):
@@ -226,6 +233,7 @@ class NegationLayer(_Strict):
 class PastLayer(_Strict):
     before_cues: list[str] = []
     after_cues: list[str] = []
+    present_cues: list[str] = []
 
 
 class CallTypesLayer(_Strict):
@@ -328,6 +336,7 @@ class Policy:
     qualifier_re: re.Pattern[str]
     past_before_re: re.Pattern[str]
     past_after_re: re.Pattern[str]
+    present_re: re.Pattern[str]
     clause_re: re.Pattern[str]
     sentence_re: re.Pattern[str]
     continuers: frozenset[str]
@@ -509,6 +518,7 @@ def compile_lexicon(
         ),
         past_before_re=_alternation(spec.past.before_cues, macros, "past.before_cues"),
         past_after_re=_alternation(spec.past.after_cues, macros, "past.after_cues"),
+        present_re=_alternation(spec.past.present_cues or [_NEVER], macros, "past.present_cues"),
         clause_re=_compile(_terminators(neg.clause_terminators, macros), "negation.clause_terminators"),
         sentence_re=_compile(_terminators(neg.sentence_terminators, macros), "negation.sentence_terminators"),
         continuers=frozenset(neg.list_continuers),
