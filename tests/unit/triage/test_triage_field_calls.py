@@ -188,10 +188,27 @@ def test_reading_of_a_phrase(text: str, present: set[str], absent: set[str]) -> 
         ("Traffic Acc/No Injury", {"injury"}),
         ("THEFT (DOES NOT INCLUDE SHOPLIFT OR SVCS)", {"crime_in_progress"}),
         ("TRAFFIC - PARKING VIOL (EXCEPT ABANDONED CAR)", {"violent_behavior"}),
+        ("SEX OFFENSES (NON-RAPE) - LEWD CONDUCT", {"violence"}),
+        ("SEX OFFENDER REGISTRATION CHECK", {"violence"}),
+        ("INDECENT EXPOSURE", {"medical_other"}),
+        ("LEWD CONDUCT / EXPOSURE", {"medical_other", "violence"}),
     ],
 )
 def test_call_type_qualifiers_are_read(call_type: str, negated: set[str]) -> None:
     assert not (codes(classify("", call_type)) & negated)
+
+
+@pytest.mark.parametrize(
+    ("call_type", "code"),
+    [
+        ("SEX OFFENSE - RAPE", "violence"),
+        ("SEXUAL OFFENSE IN PROGRESS", "violence"),
+        ("SEXUAL ASSAULT", "violence"),
+        ("COLD EXPOSURE", "medical_other"),
+    ],
+)
+def test_call_types_of_the_same_family_still_fire(call_type: str, code: str) -> None:
+    assert code in codes(classify("", call_type))
 
 
 def test_determinant_in_the_narrative_keeps_its_span() -> None:
