@@ -4,7 +4,7 @@ SHELL := bash
 UV := python3 -m uv
 PYTEST_ARGS ?=
 
-.PHONY: help install run up down status test test-unit lint typecheck eval bench-triage bench clean
+.PHONY: help install run up down status test test-unit lint typecheck eval bench-triage soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ eval: install ## Triage quality on the labelled dev calls, fairness set and five
 
 bench-triage: install ## Triage throughput vs a naive regex baseline, and per-call latency, on one core
 	.venv/bin/python scripts/bench_triage.py
+
+soak: install ## Fault soak: ROUNDS (default 50) rounds of random faults while calls stream in
+	@deploy/local/soak.sh --rounds $(or $(ROUNDS),50) $(SOAK_ARGS)
 
 clean: down ## Remove .run/ (databases, logs) but keep the jar cache
 	rm -rf .run

@@ -15,7 +15,15 @@ import pytest
 
 from tests.e2e.conftest import Stack
 from tests.factories import submission
-from tests.stack import ROOT, auth, free_port
+from tests.stack import (
+    POSTGRES_URL,
+    ROOT,
+    auth,
+    create_postgres_database,
+    drop_postgres_database,
+    free_port,
+    unique,
+)
 
 
 @dataclass
@@ -84,6 +92,11 @@ class CallStream:
     def sent(self) -> int:
         return len(self.accepted)
 
+    def wait_until_sent(self, count: int) -> None:
+        """Block until ``count`` calls were accepted, or the stream has ended."""
+        while self.sent < count and self._thread.is_alive():
+            time.sleep(0.02)
+
     def _post_until_accepted(self, client: httpx.Client, payload: dict) -> str:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -142,3 +155,14 @@ def assert_routed_exactly_once(calls: list[dict], accepted: set[str]) -> dict[st
             duplicates[status] += max(0, steps.count(status) - 1)
     assert duplicates == {"triaged": 0, "assigned": 0, "queued": 0}, duplicates
     return duplicates
+
+
+@pytest.fixture
+def soak_database_url(tmp_path: Path) -> Iterator[str]:
+    """PostgreSQL when the suite has a cluster (so database restarts are among the faults), else SQLite."""
+    if not POSTGRES_URL:
+        yield f"sqlite:///{tmp_path / 'soak.db'}"
+        return
+    name = unique("soak_")
+    yield create_postgres_database(name)
+    drop_postgres_database(name)

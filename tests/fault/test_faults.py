@@ -23,8 +23,7 @@ CALLS = 60
 
 
 def wait_for(stream: CallStream, sent: int) -> None:
-    while stream.sent < sent:
-        time.sleep(0.05)
+    stream.wait_until_sent(sent)
 
 
 def report(
