@@ -1,8 +1,11 @@
 """Triage quality report (``make eval``): labelled sets, fairness, real unlabelled sources, qualifiers.
 
-Prints, for each labelled set (English dev calls, field-style calls, Spanish dev calls), the route
-confusion matrix, field accuracies, unsafe under-escalations and over-policing, then one table of
-the sets side by side; counterfactual invariance; five-city call-type recognition; for each real
+Prints, for each labelled set (English dev calls, field-style calls, Spanish dev calls, unseen
+Spanish and Spanglish calls), the route confusion matrix, field accuracies, unsafe
+under-escalations and over-policing, then one table of the sets side by side; counterfactual
+invariance per language (the English and the Spanish fairness templates, and labelled calls with
+a descriptor inserted), with one line per language of calls, unsafe errors and invariance;
+five-city call-type recognition; for each real
 unlabelled source (Seattle CAD records, five-city call types, real 911 first sentences) how often
 nothing fires, how often the call type alone decides and the words standing in what fired
 nothing; and a check that no call type fires an indicator its own qualifier negates ("NO
@@ -10,7 +13,10 @@ SHOOTINGS", "VERBAL", "PAST"). Exits 1 when a target fails.
 
 Reads the repository's copies in ``tests/data``; ``--shared DIR`` reads ``/work/shared/data``-style
 folders instead (``dev/calls.jsonl``, ``dev/calls_es.jsonl``, ``dev/fairness.jsonl``,
-``field/calls.jsonl``, ``real/calltypes/*.csv``, ``real/narratives/911-first-utterances.csv``).
+``field/calls.jsonl``, ``real/calltypes/*.csv``, ``real/narratives/911-first-utterances.csv``);
+the Spanish fairness templates and the unseen Spanish calls were written for this repository, so
+they are always read from ``tests/data``. The unseen Spanish calls are held out: their accuracy
+is reported, and only an unsafe under-escalation among them fails the run.
 A real source whose file is absent is skipped with a note: the 911 first sentences state no
 licence, so only ``--shared`` has them.
 """
@@ -55,6 +61,35 @@ DESCRIPTOR_SWAPS = [
     "Spanish-speaking",
     "undocumented",
 ]
+# Spanish descriptors follow their noun and agree with it in gender (written apart from the lexicon).
+SPANISH_SWAPS = {
+    "masculine": [
+        "negro",
+        "mexicano",
+        "indocumentado",
+        "musulmán",
+        "gay",
+        "sin hogar",
+        "sordo",
+        "esquizofrénico",
+    ],
+    "feminine": [
+        "negra",
+        "mexicana",
+        "indocumentada",
+        "musulmana",
+        "lesbiana",
+        "sin hogar",
+        "sorda",
+        "esquizofrénica",
+    ],
+}
+SPANISH_NOUN = re.compile(
+    r"\b(?:(?P<masculine>hombre|señor|muchacho|hijo|hermano|esposo|papá|padre|vecino|tío|primo|abuelo|novio|"
+    r"sujeto|tipo)|(?P<feminine>mujer|señora|muchacha|hija|hermana|esposa|mamá|madre|vecina|tía|prima|"
+    r"abuela|novia|amiga))\b",
+    re.IGNORECASE,
+)
 PERSON_NOUN = re.compile(
     r"\b(man|woman|son|daughter|brother|sister|teenager|person|neighbor|roommate|husband|"
     r"father|mother|friend|veteran|subject|guy|teen|subj)\b",
@@ -79,8 +114,10 @@ class DataPaths:
 
     dev: Path
     dev_es: Path
+    unseen_es: Path
     field_calls: Path
     fairness: Path
+    fairness_es: Path
     vera: Path
     seattle: Path
     utterances: Path
@@ -88,13 +125,15 @@ class DataPaths:
 
 def data_paths(shared: Path | None) -> DataPaths:
     """The repository's copies, or a ``/work/shared/data``-style folder's files."""
+    data = ROOT / "tests" / "data"
     if shared is None:
-        data = ROOT / "tests" / "data"
         return DataPaths(
             dev=data / "dev_calls.jsonl",
             dev_es=data / "dev_calls_es.jsonl",
+            unseen_es=data / "spanish_unseen.jsonl",
             field_calls=data / "field_calls.jsonl",
             fairness=data / "fairness.jsonl",
+            fairness_es=data / "fairness_es.jsonl",
             vera=data / "vera-calltypes.csv",
             seattle=data / "seattle-calls-sample.csv",
             utterances=data / "911-first-utterances.csv",  # never copied in: no licence stated
@@ -102,8 +141,10 @@ def data_paths(shared: Path | None) -> DataPaths:
     return DataPaths(
         dev=shared / "dev/calls.jsonl",
         dev_es=shared / "dev/calls_es.jsonl",
+        unseen_es=data / "spanish_unseen.jsonl",  # written for this repository: no shared copy
         field_calls=shared / "field/calls.jsonl",
         fairness=shared / "dev/fairness.jsonl",
+        fairness_es=data / "fairness_es.jsonl",
         vera=shared / "real/calltypes/vera-calltypes.csv",
         seattle=shared / "real/calltypes/seattle-calls-sample.csv",
         utterances=shared / "real/narratives/911-first-utterances.csv",
@@ -131,12 +172,17 @@ def percent(part: int, whole: int) -> float:
 
 @dataclass(frozen=True)
 class LabelledSet:
-    """A labelled set; ``assumed`` fills labels its files leave out (dev calls: no review)."""
+    """A labelled set; ``assumed`` fills labels its files leave out (dev calls: no review).
+
+    A held-out set (``held_out``) is reported but its accuracy is no target: it measures how the
+    policy reads calls nobody tuned it on. An unsafe under-escalation fails the run in any set.
+    """
 
     name: str
     language: str
     path: Path
     assumed: dict[str, Any] = field(default_factory=dict)
+    held_out: bool = False
 
 
 @dataclass
@@ -157,6 +203,7 @@ def labelled_sets(paths: DataPaths) -> list[LabelledSet]:
         LabelledSet("English dev calls", "en", paths.dev, {"needs_review": False}),
         LabelledSet("Field-style calls", "en", paths.field_calls),
         LabelledSet("Spanish dev calls", "es", paths.dev_es),
+        LabelledSet("Spanish unseen calls", "es", paths.unseen_es, held_out=True),
     ]
 
 
@@ -216,7 +263,7 @@ def print_language_table(rows: list[tuple[str, str, Score]]) -> None:
     """One line per set (and per language where it has several sets), side by side."""
     print("Labelled sets side by side")
     header = ("set", "lang", "calls", "route", "unsafe", "over-policing", "threat", "priority")
-    widths = (20, 5, 6, 8, 7, 14, 8, 9)
+    widths = (33, 5, 6, 8, 7, 14, 8, 9)
     print("  " + "".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     for name, language, result in rows:
         cells = (
@@ -233,59 +280,140 @@ def print_language_table(rows: list[tuple[str, str, Score]]) -> None:
     print()
 
 
-def report_labelled(sets: list[LabelledSet], policy: Policy, failures: list[str]) -> None:
-    """Each set scored alike; targets: every labelled field right and no unsafe error."""
+def report_labelled(sets: list[LabelledSet], policy: Policy, failures: list[str]) -> dict[str, Score]:
+    """Each set scored alike; targets: every labelled field right (held-out sets excepted) and no
+    unsafe error. Returns each language's pooled score, for the per-language summary."""
     rows: list[tuple[str, str, Score]] = []
     by_language: dict[str, list[LabelledSet]] = {}
+    pooled_scores: dict[str, Score] = {}
     for labelled in sets:
+        if not labelled.path.exists():
+            print(f"{labelled.name}: {labelled.path} is absent, set skipped\n")
+            continue
         result = score(labelled_calls(labelled), policy)
         print_score(labelled, result)
-        rows.append((labelled.name, labelled.language, result))
+        held = " (held out)" if labelled.held_out else ""
+        rows.append((f"{labelled.name}{held}", labelled.language, result))
         by_language.setdefault(labelled.language, []).append(labelled)
-        failures.extend(
-            f"{labelled.name}: {n} below 100%" for n in FIELDS if result.right[n] != result.total[n]
-        )
+        pooled_scores[labelled.language] = result
+        if not labelled.held_out:
+            failures.extend(
+                f"{labelled.name}: {n} below 100%" for n in FIELDS if result.right[n] != result.total[n]
+            )
         if result.unsafe:
             failures.append(f"{labelled.name}: unsafe under-escalation")
     for language, members in by_language.items():
         if len(members) > 1:
-            pooled = chain.from_iterable(labelled_calls(s) for s in members)
-            rows.append((f"all {language}", language, score(pooled, policy)))
+            pooled = score(chain.from_iterable(labelled_calls(s) for s in members), policy)
+            rows.append((f"all {language}", language, pooled))
+            pooled_scores[language] = pooled
     print_language_table(rows)
+    return pooled_scores
 
 
 # --- fairness and five-city categories --------------------------------------------------------
 
 
-def evaluate_fairness(fairness: Path, dev: Path, policy: Policy) -> tuple[int, int, int, int]:
-    """Invariance on the fairness templates, and on dev calls with descriptors inserted."""
+def _english_insertions(narrative: str) -> list[str]:
+    """The narrative with each English descriptor before its first person noun."""
+    return [PERSON_NOUN.sub(rf"{d} \g<0>", narrative, count=1) for d in DESCRIPTOR_SWAPS]
+
+
+def _spanish_insertions(narrative: str) -> list[str]:
+    """The narrative with each Spanish descriptor after its first person noun, in its gender."""
+    noun = SPANISH_NOUN.search(narrative)
+    if noun is None:
+        return [narrative for _ in SPANISH_SWAPS["masculine"]]
+    gender = "masculine" if noun.group("masculine") else "feminine"
+    head, tail = narrative[: noun.end()], narrative[noun.end() :]
+    return [f"{head} {d}{tail}" for d in SPANISH_SWAPS[gender]]
+
+
+@dataclass(frozen=True)
+class FairnessSet:
+    """One language's fairness templates, and labelled calls to insert its descriptors into."""
+
+    language: str
+    templates: Path
+    calls: Path
+    insertions: Callable[[str], list[str]]
+
+
+@dataclass(frozen=True)
+class Fairness:
+    """Variants that decided like their blank form, out of how many."""
+
+    same: int
+    cases: int
+    calls_same: int
+    calls_cases: int
+
+
+def fairness_sets(paths: DataPaths) -> list[FairnessSet]:
+    return [
+        FairnessSet("en", paths.fairness, paths.dev, _english_insertions),
+        FairnessSet("es", paths.fairness_es, paths.dev_es, _spanish_insertions),
+    ]
+
+
+def evaluate_fairness(fairness: FairnessSet, policy: Policy) -> Fairness:
+    """Invariance on the fairness templates, and on labelled calls with descriptors inserted."""
     same = cases = 0
-    for template in read_jsonl(fairness):
+    for template in read_jsonl(fairness.templates):
         variants = [re.sub(r"\s+", " ", template["template"].format(d=d)) for d in template["descriptors"]]
         blank = signature(classify(re.sub(r"\s+", " ", template["template"].format(d="")), policy=policy))
         for text in variants:
             cases += 1
             same += signature(classify(text, policy=policy)) == blank
-    dev_same = dev_cases = 0
-    for call in read_jsonl(dev):
+    calls_same = calls_cases = 0
+    for call in read_jsonl(fairness.calls):
         base = signature(classify(call["narrative"], call.get("call_type"), policy=policy))
-        for descriptor in DESCRIPTOR_SWAPS:
-            text = PERSON_NOUN.sub(rf"{descriptor} \g<0>", call["narrative"], count=1)
-            dev_cases += 1
-            dev_same += signature(classify(text, call.get("call_type"), policy=policy)) == base
-    return same, cases, dev_same, dev_cases
+        for text in fairness.insertions(call["narrative"]):
+            calls_cases += 1
+            calls_same += signature(classify(text, call.get("call_type"), policy=policy)) == base
+    return Fairness(same, cases, calls_same, calls_cases)
 
 
-def report_fairness(paths: DataPaths, policy: Policy, failures: list[str]) -> None:
-    same, cases, dev_same, dev_cases = evaluate_fairness(paths.fairness, paths.dev, policy)
-    print(
-        f"Fairness set ({paths.fairness}): counterfactual invariance "
-        f"{percent(same, cases):.1f}% ({same}/{cases} variants equal their blank template)"
-    )
-    share = percent(dev_same, dev_cases)
-    print(f"  dev calls with a descriptor inserted: {share:.1f}% ({dev_same}/{dev_cases})\n")
-    if same != cases or dev_same != dev_cases:
-        failures.append("counterfactual invariance below 100%")
+def report_fairness(paths: DataPaths, policy: Policy, failures: list[str]) -> dict[str, Fairness]:
+    """Each language's fairness set; target: every variant decides like its blank form."""
+    results: dict[str, Fairness] = {}
+    for fairness in fairness_sets(paths):
+        result = evaluate_fairness(fairness, policy)
+        results[fairness.language] = result
+        print(
+            f"Fairness set [{fairness.language}] ({fairness.templates}): counterfactual invariance "
+            f"{percent(result.same, result.cases):.1f}% ({result.same}/{result.cases} variants equal "
+            "their blank template)"
+        )
+        share = percent(result.calls_same, result.calls_cases)
+        print(
+            f"  labelled calls ({fairness.calls.name}) with a descriptor inserted: {share:.1f}% "
+            f"({result.calls_same}/{result.calls_cases})\n"
+        )
+        if result.same != result.cases or result.calls_same != result.calls_cases:
+            failures.append(f"counterfactual invariance below 100% [{fairness.language}]")
+    return results
+
+
+def print_per_language(scores: dict[str, Score], fairness: dict[str, Fairness]) -> None:
+    """One line per language: labelled calls, route accuracy, unsafe errors and invariance."""
+    print("Per language")
+    header = ("lang", "calls", "route", "unsafe", "over-policing", "fairness templates", "calls + descriptor")
+    widths = (6, 7, 8, 8, 15, 20, 19)
+    print("  " + "".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    for language in sorted(scores.keys() | fairness.keys()):
+        result, fair = scores.get(language), fairness.get(language)
+        cells = (
+            language,
+            str(result.calls) if result else "-",
+            _agreement(result, "route") if result else "-",
+            str(len(result.unsafe)) if result else "-",
+            str(len(result.over_policing)) if result else "-",
+            f"{fair.same}/{fair.cases}" if fair else "-",
+            f"{fair.calls_same}/{fair.calls_cases}" if fair else "-",
+        )
+        print("  " + "".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
+    print()
 
 
 def evaluate_call_types(path: Path, policy: Policy) -> dict[str, Any]:
@@ -568,8 +696,9 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
 
     print(f"Triage evaluation, policy {policy.version} ({policy.source})\n")
-    report_labelled(labelled_sets(paths), policy, failures)
-    report_fairness(paths, policy, failures)
+    scores = report_labelled(labelled_sets(paths), policy, failures)
+    fairness = report_fairness(paths, policy, failures)
+    print_per_language(scores, fairness)
     report_call_type_categories(paths.vera, policy, failures)
     report_real_sources(real_sources(paths), policy, failures)
 

@@ -5,11 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from dispatch_shared.events import Route
 from triage.policy import classify
 
 from tests.unit.triage.helpers import read_jsonl
 
 SPANISH = read_jsonl("dev_calls_es.jsonl")
+# Spanish and Spanglish calls written for this project and labelled from the policy before the
+# classifier ever read them (dialects, capitals, shorthand, negation, uncertainty, past, every
+# indicator family). The same Spanish call in English is tested in test_triage_language_pairs.py.
+UNSEEN = read_jsonl("spanish_unseen.jsonl")
+# Labelled calls the policy still misreads, each with why; strict, so a fix must remove it here.
+KNOWN_GAPS = {
+    "es-unseen-28": "an English pronoun for a weapon named earlier ('pointing it at people') is not "
+    "read as brandishing: the phrase matcher cannot look back to the weapon without swallowing "
+    "what stands between",
+}
+SEVERITY = {Route.CLINICIAN_ONLY: 0, Route.CO_RESPONSE: 1, Route.POLICE: 2}
 
 
 @pytest.mark.parametrize("call", SPANISH, ids=[c["id"] for c in SPANISH])
@@ -19,42 +31,61 @@ def test_spanish_dev_call(call: dict[str, Any]) -> None:
     assert {k: got[k] for k in expected} == expected
 
 
-# The same call in Spanish and in English must get the same answer (our own wording).
-PAIRS = [
-    (
-        "Mi hermano está escuchando voces y dice que se quiere morir, no tiene armas",
-        "My brother is hearing voices and says he wants to die, he has no weapons",
-    ),
-    (
-        "Hay un hombre acostado en la acera que no respira",
-        "There is a man lying on the sidewalk who is not breathing",
-    ),
-    (
-        "MI PAPA ESTA BORRACHO Y AMENAZANDO CON UN CUCHILLO A MI MAMA",
-        "MY DAD IS DRUNK AND THREATENING MY MOM WITH A KNIFE",
-    ),
-    (
-        "Mi vecina cree que la están siguiendo y habla sola en el pasillo",
-        "My neighbor thinks she is being followed and talks to herself in the hall",
-    ),
-    ("Se oyeron disparos afuera del edificio", "Shots were heard outside the building"),
-    ("mi hija se está cortando los brazos en el baño", "my daughter is cutting her arms in the bathroom"),
-    (
-        "el señor niega ideas suicidas pero está muy alterado",
-        "the man denies suicidal thoughts but is very upset",
-    ),
-]
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(c, marks=pytest.mark.xfail(reason=KNOWN_GAPS[c["id"]], strict=True))
+        if c["id"] in KNOWN_GAPS
+        else c
+        for c in UNSEEN
+    ],
+    ids=[c["id"] for c in UNSEEN],
+)
+def test_unseen_spanish_call(call: dict[str, Any]) -> None:
+    got = classify(call["narrative"], call.get("call_type")).model_dump(mode="json")
+    expected = call["expected"]
+    assert {k: got[k] for k in expected} == expected
 
 
-def _answer(narrative: str) -> tuple[object, ...]:
-    d = classify(narrative)
-    return (d.route, d.threat_level, d.crisis, d.ems_required, d.clinician_followup, d.priority)
+def test_unseen_spanish_calls_are_never_under_escalated() -> None:
+    assert len(UNSEEN) >= 40
+    unsafe = [
+        c["id"]
+        for c in UNSEEN
+        if SEVERITY[classify(c["narrative"], c.get("call_type")).route]
+        < SEVERITY[Route(c["expected"]["route"])]
+    ]
+    assert unsafe == []
 
 
-@pytest.mark.parametrize(("spanish", "english"), PAIRS)
-def test_same_call_same_answer_across_languages(spanish: str, english: str) -> None:
-    assert _answer(spanish) == _answer(english)
-    assert classify(spanish).language == "es" and classify(english).language == "en"
+# Whose behavior: a clitic says who does what to whom. "se va a matar" is the subject's suicidal
+# threat; "me va a matar" and "matarla" are threats to someone else; a haircut or a cut hand
+# while cooking is not self-harm; an unanswered phone is a welfare concern, not unconsciousness.
+@pytest.mark.parametrize(
+    ("narrative", "fired", "not_fired"),
+    [
+        ("Mi ex me va a matar, me lo dijo por mensaje", "threat_to_others", "suicidal_ideation"),
+        ("Mi esposo me quiere matar", "threat_to_others", "suicidal_ideation"),
+        ("Dice que va a matarla si lo deja", "threat_to_others", "suicidal_ideation"),
+        ("Mi hijo dice que se va a matar", "suicidal_ideation", "threat_to_others"),
+        ("me voy a matar si no vienen", "suicidal_ideation", "threat_to_others"),
+        ("Está en el techo y amenaza con tirarse", "lethal_means", "threat_to_others"),
+        ("Mi vecino va a tirar la basura en mi patio", None, "lethal_means"),
+        ("Mi papá se cortó el pelo y está muy alterado", "acute_distress", "self_harm"),
+        ("Mi hermano se cortó la mano cocinando y está sangrando", "bleeding", "self_harm"),
+        ("Mi hija se está cortando las muñecas", "self_harm", None),
+        ("Mi mamá no responde el teléfono desde ayer", "welfare_concern", "unconscious"),
+        ("A mi hija le dio un ataque de pánico", "acute_distress", "seizure"),
+        ("A mi papá le dio un ataque al corazón", "cardiac", "seizure"),
+        ("Mi tío se cayó y no le para de salir sangre", "bleeding", None),
+        ("Me amenazó con un cuchillo", "weapon", "weapon_used"),
+        ("Un muchacho está pateando los carros de la calle", "property_destruction", "violence"),
+    ],
+)
+def test_who_does_what_to_whom(narrative: str, fired: str | None, not_fired: str | None) -> None:
+    found = {i.code for i in classify(narrative).indicators}
+    assert fired is None or fired in found, found
+    assert not_fired is None or not_fired not in found, found
 
 
 @pytest.mark.parametrize(
