@@ -218,3 +218,48 @@ def test_invisible_characters_cannot_hide_words_from_triage() -> None:
     assert "suicidal_ideation" in codes(decision) and decision.route is CO
     span = next(i.span for i in decision.indicators if i.code == "suicidal_ideation")
     assert "\u200b" in hidden[span[0] : span[1]]  # spans still point into what the caller sent
+
+
+# Animals are not people: a dog fight or an injured deer is an animal-control call, in both
+# languages; the same words about a person still fire.
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "dog fight in the park",
+        "injured dog on the road",
+        "deer hit by a car, still alive",
+        "roosters fighting in the backyard",
+        "hay una pelea de perros en el parque",
+        "un perro atropellado en la calle",
+        "los gallos se están peleando",
+    ],
+)
+def test_animal_calls_fire_no_person_indicator(narrative: str) -> None:
+    assert not codes(classify(narrative, policy=POLICY)) & {"violence", "injury", "bleeding"}
+
+
+@pytest.mark.parametrize(
+    ("narrative", "code"),
+    [
+        ("two men fighting outside the bar", "violence"),
+        ("man hit by a car on 3rd ave", "injury"),
+        ("dos hombres peleando afuera del bar", "violence"),
+        ("my dog is dead and I want to die", "suicidal_ideation"),
+    ],
+)
+def test_the_same_words_about_people_still_fire(narrative: str, code: str) -> None:
+    assert code in codes(classify(narrative, policy=POLICY))
+
+
+# Wanting to talk to someone is not a symptom; talking to someone who is not there is.
+@pytest.mark.parametrize(
+    ("narrative", "psychosis"),
+    [
+        ("caller wants to talk to someone about her anxiety", False),
+        ("she asked to talk to somebody from the crisis line", False),
+        ("he is talking to someone who isn't there", True),
+        ("keeps talking to people that aren't there", True),
+    ],
+)
+def test_talking_to_someone(narrative: str, psychosis: bool) -> None:
+    assert ("psychosis" in codes(classify(narrative, policy=POLICY))) is psychosis
