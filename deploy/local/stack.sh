@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local stack: Kafka and the three services as background processes.
-#   stack.sh up     start what is not running, wait until every /readyz answers 200
+#   stack.sh up     start what is not running, wait until every /readyz answers 200; if start-up
+#                   fails, stop again what this start-up launched (Kafka, services) and exit non-zero
 #   stack.sh down   stop the services, then Kafka
 #   stack.sh run    up, then follow the logs in the foreground; Ctrl-C stops everything
 #   stack.sh status one line per process
@@ -31,12 +32,14 @@ start_service() {
   # shellcheck disable=SC2086  # COMMAND holds a command and its arguments
   setsid nohup ${COMMAND[$name]} >>"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN_DIR/$name.pid"
+  STARTED+=("$name")
   echo "$name: started (pid $!, port ${PORT[$name]}, log .run/logs/$name.log)"
 }
 
 wait_ready() {
   local name=$1 url="http://127.0.0.1:${PORT[$1]}/readyz" deadline=$((SECONDS + READY_TIMEOUT))
-  until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+  # --max-time: something else listening on the port (not answering HTTP) must not hang us here.
+  until curl -fsS --max-time 2 -o /dev/null "$url" 2>/dev/null; do
     if ! alive "$name"; then
       echo "$name: exited during start-up; last log lines:" >&2
       tail -n 20 "$LOGS/$name.log" >&2
@@ -67,8 +70,29 @@ stop_pid() {
   echo "$name: stopped"
 }
 
+# What this start-up launched (kafka and services), so a failed start-up stops exactly that and
+# leaves alone what was running before it (a broker or a service of an earlier `make up`).
+STARTED=()
+
+# EXIT trap while starting: on failure (any non-zero exit, set -e included) stop what we started.
+undo_failed_start() {
+  local rc=$?
+  ((rc == 0)) && return 0
+  trap - EXIT
+  echo "start-up failed; stopping what it started: ${STARTED[*]:-nothing}" >&2
+  local name
+  for name in routing triage intake; do
+    if [[ " ${STARTED[*]} " == *" $name "* ]]; then stop_pid "$name" || true; fi
+  done
+  if [[ " ${STARTED[*]} " == *" kafka "* ]]; then deploy/local/kafka.sh stop || true; fi
+  exit "$rc"
+}
+
 up() {
   mkdir -p "$LOGS"
+  STARTED=()
+  trap undo_failed_start EXIT
+  deploy/local/kafka.sh status >/dev/null || STARTED+=(kafka)
   deploy/local/kafka.sh start
   for name in "${SERVICES[@]}"; do start_service "$name"; done
   for name in "${SERVICES[@]}"; do wait_ready "$name"; done
@@ -77,6 +101,7 @@ up() {
   if [[ -z $keys && -f $ROOT/.run/api-keys.env ]]; then keys=$(sed -n 's/^API_KEYS=//p' "$ROOT/.run/api-keys.env"); fi
   key_of() { tr ',' '\n' <<<"$keys" | sed -n "s/^$1://p" | head -n 1; }
   DISPATCH_API_KEY=$(key_of ops) RUN_DIR=$ROOT/.run deploy/local/seed.sh
+  trap - EXIT
   cat <<TXT
 
 The stack is up.

@@ -1,13 +1,18 @@
 """The dispatch console in real headless Chromium: a call shows up, goes live, and is moved to resolution.
 
+The page runs under its strict Content-Security-Policy, and the browser's console log is read to
+check nothing was refused; the stream is opened with a token, and the key never enters a URL.
+
 Drives Debian's chromium through chromium-driver (``deploy/local/browser.sh`` installs both) against
 routing running as a real process on the real broker. The call reaches routing the way every call
 does, as a ``CallTriaged`` event on Kafka.
 """
 
+import json
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any, cast
 from uuid import uuid4
 
 import httpx
@@ -66,6 +71,7 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
     ):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
     try:
         yield driver
@@ -83,11 +89,12 @@ async def kafka(kafka_bootstrap: str, namespace: str) -> AsyncIterator[KafkaLink
     await link.stop()
 
 
-async def send_triaged_call(kafka: KafkaLink) -> str:
+async def send_triaged_call(kafka: KafkaLink, **reading: Any) -> str:
     call_id = uuid4()
     event = CallTriaged(
         call_id=call_id,
         decision=decision(
+            **reading,
             priority=2,
             indicators=[
                 Indicator(
@@ -130,6 +137,21 @@ def card_status(driver: WebDriver, call_id: str) -> str:
     return driver.find_element(By.CSS_SELECTOR, f"#call-{call_id} [data-field=status]").text
 
 
+def requested_urls(driver: WebDriver) -> list[str]:
+    """Every URL the page requested so far (from Chromium's performance log)."""
+    urls = []
+    for entry in cast(webdriver.Chrome, driver).get_log("performance"):  # type: ignore[no-untyped-call]
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def policy_violations(driver: WebDriver) -> list[str]:
+    entries = cast(webdriver.Chrome, driver).get_log("browser")  # type: ignore[no-untyped-call]
+    return [e["message"] for e in entries if "Content Security Policy" in e["message"]]
+
+
 async def test_a_dispatcher_follows_a_call_from_queue_to_resolution(
     routing: ServiceProcess, browser: WebDriver, kafka: KafkaLink, tmp_path: Path
 ) -> None:
@@ -139,7 +161,7 @@ async def test_a_dispatcher_follows_a_call_from_queue_to_resolution(
     wait_for(browser, ec.text_to_be_present_in_element((By.ID, "connection"), "Live"), "the stream go live")
 
     # A call nobody can serve yet: it waits in the queue, with its indicators and explanation.
-    call_id = await send_triaged_call(kafka)
+    call_id = await send_triaged_call(kafka, language="es")
     queued = wait_for(
         browser,
         ec.presence_of_element_located((By.CSS_SELECTOR, f"#queue #call-{call_id}")),
@@ -148,6 +170,33 @@ async def test_a_dispatcher_follows_a_call_from_queue_to_resolution(
     assert "P2" in queued.text and "Clinician only" in queued.text
     assert "wants to die" in queued.text and "clinician-only team" in queued.text
     assert browser.find_element(By.ID, "queue-count").text == "1"
+    # A call in a covered language shows its code and no interpreter flag.
+    assert queued.find_element(By.CSS_SELECTOR, "[data-field=language]").text == "ES"
+    assert not queued.find_elements(By.CSS_SELECTOR, "[data-field=interpreter]")
+
+    # One triage could not read: the dispatcher sees it needs an interpreter, at a glance.
+    unread_id = await send_triaged_call(
+        kafka, language="vi", readable_share=0.05, rule="R0_language_not_covered", needs_review=True
+    )
+    unread = wait_for(
+        browser,
+        ec.visibility_of_element_located(
+            (By.CSS_SELECTOR, f"#queue #call-{unread_id} [data-field=interpreter]")
+        ),
+        "the interpreter flag on the unread call",
+    )
+    assert unread.text == "Needs interpreter / review"
+    language = browser.find_element(By.CSS_SELECTOR, f"#call-{unread_id} [data-field=language]")
+    assert language.text == "VI" and "Vietnamese" in (language.get_attribute("aria-label") or "")
+    browser.save_screenshot(str(tmp_path / "console-language.png"))
+    with httpx.Client(base_url=routing.url, timeout=10) as client:
+        cancelled = client.post(
+            f"/v1/calls/{unread_id}/status", json={"status": "cancelled"}, headers=auth("unit")
+        )
+        assert cancelled.status_code == 200
+    wait_for(
+        browser, ec.text_to_be_present_in_element((By.ID, "queue-count"), "1"), "the unread call cancelled"
+    )
 
     # A clinician comes on shift; the stream moves the call into its route's column by itself.
     with httpx.Client(base_url=routing.url, timeout=10) as client:
@@ -197,3 +246,9 @@ async def test_a_dispatcher_follows_a_call_from_queue_to_resolution(
     with httpx.Client(base_url=routing.url, timeout=10) as client:
         record = client.get(f"/v1/calls/{call_id}", headers=auth("console")).json()
     assert (record["status"], record["disposition"]) == ("resolved", "referred_to_services")
+
+    assert policy_violations(browser) == []
+    urls = requested_urls(browser)
+    streams = [url for url in urls if "/v1/stream?" in url]
+    assert streams and all("token=" in url for url in streams)
+    assert not [url for url in urls if TEST_KEYS["console"] in url]  # the key never entered a URL

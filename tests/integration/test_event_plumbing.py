@@ -84,7 +84,9 @@ async def run_consumer(engine: Engine, kafka: KafkaLink, until) -> None:
         kafka=kafka,
         inbox=IntakeProcessedEvent,
         group_id=kafka.namespace + "intake",
-        handlers={Topic.CALLS_TRIAGED: handles(CallTriaged, ledger.record_triaged)},
+        handlers={
+            Topic.CALLS_TRIAGED: handles(CallTriaged, ledger.record_triaged, rejects=(ledger.UnknownCall,))
+        },
     )
     consumer.start()
     try:

@@ -1,25 +1,35 @@
 """routing over HTTP on a real database and broker: roster, lifecycle, bad input, roles, insights."""
 
 import asyncio
+import json
+import re
+import time
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
+from alembic import command
+from alembic.config import Config
+from dispatch_shared.auth import Role
 from dispatch_shared.cloudevents import decode
-from dispatch_shared.db import transaction
+from dispatch_shared.db import make_engine, transaction
 from dispatch_shared.events import CallStatusChanged, CallTriaged, Location, Route, Topic, UnitStatusChanged
 from fastapi.testclient import TestClient
 from routing import dispatch
-from routing.app import RoutingSettings, create_app
+from routing.app import MIGRATIONS, RoutingSettings, create_app
+from routing.stream_tokens import StreamTokens
+from sqlalchemy import text
 
 from tests.factories import T0, decision
-from tests.stack import API_KEYS, auth, collect
+from tests.stack import API_KEYS, TEST_KEYS, auth, collect
 
 pytestmark = pytest.mark.integration
 
-PIKE_PLACE = {"lat": 47.6097, "lon": -122.3422}
-CAPITOL_HILL = {"lat": 47.6253, "lon": -122.3222}
+PIKE_PLACE: dict[str, Any] = {"lat": 47.6097, "lon": -122.3422}
+CAPITOL_HILL: dict[str, Any] = {"lat": 47.6253, "lon": -122.3222}
+TOKEN_SECRET = "stream-token-secret-for-tests-0123456789"
 
 
 @pytest.fixture
@@ -31,6 +41,7 @@ def client(database_url: str, namespace: str, kafka_bootstrap: str) -> Iterator[
             kafka_namespace=namespace,
             api_keys=API_KEYS,
             outbox_poll_seconds=0.1,
+            stream_token_secret=TOKEN_SECRET,
         )
     )
     with TestClient(app) as client:
@@ -38,20 +49,31 @@ def client(database_url: str, namespace: str, kafka_bootstrap: str) -> Iterator[
 
 
 def triaged(
-    client: TestClient, route: Route = Route.CLINICIAN_ONLY, *, minutes: int = 0, crisis=True, **where
+    client: TestClient,
+    route: Route = Route.CLINICIAN_ONLY,
+    *,
+    minutes: int = 0,
+    crisis: bool = True,
+    reading: dict[str, Any] | None = None,
+    **where: Any,
 ) -> str:
-    """Route a triaged call as the consumer would; returns its id."""
+    """Route a triaged call as the consumer would; returns its id. ``reading``: decision fields."""
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
     call_id = uuid4()
     event = CallTriaged(
         call_id=call_id,
-        decision=decision(route=route, crisis=crisis),
+        decision=decision(route=route, crisis=crisis, **(reading or {})),
         location=Location(**where) if where else None,
         received_at=T0 + timedelta(minutes=minutes),
         triaged_at=T0 + timedelta(minutes=minutes),
     )
     with transaction(runtime.engine) as session:
-        dispatch.route_call(session, event=event, chains=client.app.state.fallbacks, outbox=runtime.outbox)  # type: ignore[attr-defined]
+        dispatch.route_call(
+            session,
+            event=event,
+            chains=client.app.state.fallbacks,  # type: ignore[attr-defined]
+            outbox=runtime.outbox,
+        )
     return str(call_id)
 
 
@@ -189,16 +211,134 @@ def test_each_area_admits_only_its_roles(client: TestClient) -> None:
         == 403
     )
     assert client.get("/v1/stream", headers=auth("unit")).status_code == 403
+    assert client.post("/v1/stream/token", headers=auth("unit")).status_code == 403
+    assert client.post("/v1/stream/token").status_code == 401
     assert client.get("/healthz").status_code == 200
 
 
-def test_the_console_page_and_its_assets_are_served(client: TestClient) -> None:
+def open_stream(client: TestClient, **request: Any) -> Any:
+    """Open the stream with the server's stream gate closed, so it answers and ends at once."""
+    client.app.state.stream_gate.closed = True  # type: ignore[attr-defined]
+    return client.get("/v1/stream", **request)
+
+
+def test_the_stream_opens_with_a_short_lived_token_never_with_a_key_in_the_url(client: TestClient) -> None:
+    issued = client.post("/v1/stream/token", headers=auth("console"))
+    assert issued.status_code == 200 and issued.headers["cache-control"] == "no-store"
+    body = issued.json()
+    assert body["token_type"] == "stream" and body["expires_in"] == 60
+    assert TEST_KEYS["console"] not in body["token"]
+
+    opened = open_stream(client, params={"token": body["token"]})
+    assert opened.status_code == 200 and opened.headers["content-type"].startswith("text/event-stream")
+    assert opened.text.startswith("retry: ")
+    assert open_stream(client, headers=auth("console")).status_code == 200  # headers still work
+
+    # The key itself is no longer taken from the URL, under either name.
+    assert open_stream(client, params={"access_token": TEST_KEYS["console"]}).status_code == 401
+    assert open_stream(client, params={"token": TEST_KEYS["console"]}).status_code == 401
+
+    same_secret = StreamTokens(TOKEN_SECRET.encode(), ttl_seconds=60, clock=lambda: time.time() - 61)
+    expired = open_stream(client, params={"token": same_secret.issue(Role.CONSOLE).token})
+    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+    ops_token = StreamTokens(TOKEN_SECRET.encode(), ttl_seconds=60).issue(Role.OPS).token
+    assert open_stream(client, params={"token": ops_token}).status_code == 403  # a role the stream refuses
+
+
+def test_the_console_page_is_served_with_a_strict_policy(client: TestClient) -> None:
     page = client.get("/console")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "EventSource" not in page.text and "/console/assets/console.js" in page.text
+    policy = {
+        directive.split()[0]: directive.split()[1:]
+        for directive in page.headers["content-security-policy"].split("; ")
+    }
+    assert policy["default-src"] == ["'none'"] and policy["frame-ancestors"] == ["'none'"]
+    assert policy["script-src"] == ["'self'"] and policy["style-src"] == ["'self'"]
+    assert not any("unsafe" in source for sources in policy.values() for source in sources)
+    # Nothing inline for that policy to refuse: no script bodies, style blocks or attributes, handlers.
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.DOTALL)
+    assert scripts and all("src=" in attributes and not body.strip() for attributes, body in scripts)
+    assert not re.search(r"<style|\sstyle=|\son[a-z]+=", page.text, re.IGNORECASE)
+
     script = client.get("/console/assets/console.js")
-    assert script.status_code == 200 and "EventSource" in script.text and "access_token" in script.text
+    assert script.status_code == 200 and "EventSource" in script.text and "/v1/stream/token" in script.text
+    assert "access_token" not in script.text
     assert client.get("/console/assets/console.css").status_code == 200
+    for response in (page, script, client.get("/v1/calls", headers=auth("console")), client.get("/healthz")):
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("reading", "shown"),
+    [
+        ({"language": "es"}, ("es", False)),
+        ({"language": "en"}, ("en", False)),
+        ({"language": "und"}, ("und", False)),  # e.g. no narrative: nothing to interpret
+        # Triage read it (a covered language carried the call): its verdict, not a list here, decides.
+        ({"language": "fr"}, ("fr", False)),
+        (
+            {
+                "language": "vi",
+                "readable_share": 0.1,
+                "rule": "R0_language_not_covered",
+                "needs_review": True,
+            },
+            ("vi", True),
+        ),
+        ({"language": "und", "readable_share": 0.0, "rule": "R0_language_not_covered"}, ("und", True)),
+    ],
+)
+def test_calls_carry_their_language_and_whether_they_need_an_interpreter(
+    client: TestClient, reading: dict[str, Any], shown: tuple[str, bool]
+) -> None:
+    call_id = triaged(client, reading=reading)
+    call = client.get(f"/v1/calls/{call_id}", headers=auth("console")).json()
+    assert (call["language"], call["needs_interpreter"]) == shown
+    listed = client.get("/v1/calls", headers=auth("console")).json()["items"]
+    assert [(c["language"], c["needs_interpreter"]) for c in listed if c["call_id"] == call_id] == [shown]
+    assert call["decision"]["language"] == reading["language"]
+    # The language is shown, never routed on: the route and priority are the decision's.
+    assert (call["route"], call["priority"]) == ("clinician_only", 3)
+
+
+def test_calls_stored_before_the_language_columns_get_them_from_their_decision(database_url: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["version_table"] = "alembic_version_routing"
+    engine = make_engine(database_url)
+    stored = {
+        "call-es": decision(language="es").model_dump_json(),
+        "call-r0": decision(language="so", rule="R0_language_not_covered").model_dump_json(),
+        "call-de": decision(language="de").model_dump_json(),
+        "call-old": json.dumps({"route": "police"}),  # from before triage named languages
+    }
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0002")
+            for call_id, record in stored.items():
+                connection.execute(
+                    text(
+                        "INSERT INTO routing_calls (call_id, route, priority, status, clinician_followup, "
+                        "received_at, routed_at, updated_at, decision) VALUES (:id, 'police', 3, 'queued', "
+                        "false, :at, :at, :at, :decision)"
+                    ),
+                    {"id": call_id, "at": T0.replace(tzinfo=None), "decision": record},
+                )
+            command.upgrade(config, "head")
+            rows = connection.execute(text("SELECT call_id, language, needs_interpreter FROM routing_calls"))
+            found = {row[0]: (row[1], bool(row[2])) for row in rows}
+    finally:
+        engine.dispose()
+    assert found == {
+        "call-es": ("es", False),
+        "call-r0": ("so", True),
+        "call-de": ("de", False),
+        "call-old": (None, False),
+    }
 
 
 def test_insights_reflect_resolved_calls(client: TestClient) -> None:

@@ -97,25 +97,25 @@ class KeyRing:
         return found
 
 
-def presented_key(request: Request, *, query_token: bool = False) -> str | None:
-    """The bearer token of a request; with ``query_token``, also ``?access_token=`` (EventSource)."""
+def presented_key(request: Request) -> str | None:
+    """The bearer token of a request's ``Authorization`` header.
+
+    Keys are read from the header only, never from the URL, where logs and history keep them;
+    a browser stream trades its key for a short-lived token instead (see routing's stream).
+    """
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return (request.query_params.get("access_token") or None) if query_token else None
+    return None
 
 
-def require(*roles: Role, query_token: bool = False) -> Callable[[Request], Role]:
-    """A dependency admitting keys of ``roles``: 401 without a known key, 403 for another role.
-
-    ``query_token`` also accepts ``?access_token=``, for browsers' EventSource, which cannot
-    send headers; use it only on streams.
-    """
+def require(*roles: Role) -> Callable[[Request], Role]:
+    """A dependency admitting keys of ``roles``: 401 without a known key, 403 for another role."""
 
     def check(request: Request) -> Role:
         keyring: KeyRing = request.app.state.keyring
-        token = presented_key(request, query_token=query_token)
+        token = presented_key(request)
         role = keyring.role_of(token) if token else None
         if role is None:
             raise HTTPException(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from uuid import uuid4
 
 from pydantic import ValidationError
@@ -12,12 +14,49 @@ from dispatch_shared.events import EVENT_TYPES, Event, utcnow
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
+STRUCTURED_CONTENT_TYPE = "application/cloudevents"
 
 Headers = list[tuple[str, bytes]]
+RecordHeaders = Sequence[tuple[str, bytes | None]]
+"""Headers as Kafka delivers them: a value may be null, names may repeat."""
 
 
-class UndecodableMessage(ValueError):
-    """A message that is not a valid event of our contract; it belongs on the dead-letter topic."""
+class FaultReason(StrEnum):
+    """Why a record can never be applied: a short fixed class (metric label, ``dlq_reason`` header)."""
+
+    NULL_HEADER = "null_header"
+    HEADER_NOT_UTF8 = "header_not_utf8"
+    DUPLICATE_ATTRIBUTE = "duplicate_attribute"
+    MISSING_ATTRIBUTE = "missing_attribute"
+    UNSUPPORTED_SPECVERSION = "unsupported_specversion"
+    STRUCTURED_MODE = "structured_mode"
+    UNSUPPORTED_CONTENT_TYPE = "unsupported_content_type"
+    UNKNOWN_TYPE = "unknown_type"
+    EMPTY_BODY = "empty_body"
+    INVALID_BODY = "invalid_body"
+    INVALID_TIME = "invalid_time"
+    UNEXPECTED_TYPE = "unexpected_type"
+    REJECTED = "rejected"
+    DATA_REJECTED = "data_rejected"
+    UNREADABLE = "unreadable"
+
+
+class RecordFault(ValueError):
+    """A record that can never be applied because of what it holds; retrying cannot help.
+
+    Raised by decoding and validation (and by handlers for events they reject); the consumer
+    parks the record on ``<topic>.dlq`` and goes on. Any other exception is not the record's
+    fault and is retried. ``reason`` is the fault's class; the message adds detail and never
+    quotes the body (it may hold a narrative).
+    """
+
+    def __init__(self, reason: FaultReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class UndecodableMessage(RecordFault):
+    """A message that is not a binary-mode CloudEvent of our contract."""
 
 
 @dataclass(frozen=True)
@@ -36,9 +75,9 @@ class KafkaMessage:
     """What goes on the wire: topic, key, value and headers."""
 
     topic: str
-    key: bytes
-    value: bytes
-    headers: Headers
+    key: bytes | None
+    value: bytes | None
+    headers: RecordHeaders
 
 
 def new_event_id() -> str:
@@ -75,24 +114,66 @@ def encode(
     )
 
 
-def decode(headers: Headers | tuple[tuple[str, bytes], ...], value: bytes | None) -> Envelope:
-    """Decode a binary-mode CloudEvents message into our event model, or raise UndecodableMessage."""
-    attrs = {name: raw.decode("utf-8", errors="replace") for name, raw in headers}
-    if attrs.get("ce_specversion") != SPEC_VERSION:
-        raise UndecodableMessage(f"unsupported ce_specversion {attrs.get('ce_specversion')!r}")
-    for required in ("ce_id", "ce_source", "ce_type"):
+def _attributes(headers: RecordHeaders) -> dict[str, str]:
+    """The ``ce_*`` and ``content-type`` headers as text; other headers are not ours and are ignored."""
+    attrs: dict[str, str] = {}
+    for name, raw in headers:
+        if not (name.startswith("ce_") or name == "content-type"):
+            continue
+        if raw is None:
+            raise UndecodableMessage(FaultReason.NULL_HEADER, f"header {name[:100]!r} has no value")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UndecodableMessage(
+                FaultReason.HEADER_NOT_UTF8, f"header {name[:100]!r} is not UTF-8"
+            ) from None
+        if attrs.setdefault(name, text) != text:
+            raise UndecodableMessage(
+                FaultReason.DUPLICATE_ATTRIBUTE, f"header {name[:100]!r} appears twice with different values"
+            )
+    return attrs
+
+
+def decode(headers: RecordHeaders, value: bytes | None) -> Envelope:
+    """Decode a binary-mode CloudEvents Kafka message into our event model.
+
+    ``headers`` and ``value`` are as Kafka delivers them. Raises ``UndecodableMessage`` (a
+    ``RecordFault``) when a ``ce_*`` or ``content-type`` header is null, not UTF-8 or repeated
+    with another value; a required attribute (specversion, id, source, type) is missing; the
+    event is in structured mode or another content type; the type is not one of ours; or the
+    body is empty, not JSON, or fails the event's model. Nothing else is raised for bad input.
+    """
+    attrs = _attributes(headers)
+    content_type = attrs.get("content-type", CONTENT_TYPE).split(";")[0].strip().lower()
+    if content_type.startswith(STRUCTURED_CONTENT_TYPE):
+        raise UndecodableMessage(FaultReason.STRUCTURED_MODE, "structured-mode CloudEvent; only binary mode")
+    if content_type != CONTENT_TYPE:
+        raise UndecodableMessage(
+            FaultReason.UNSUPPORTED_CONTENT_TYPE, f"unsupported content-type {content_type[:100]!r}"
+        )
+    for required in ("ce_specversion", "ce_id", "ce_source", "ce_type"):
         if not attrs.get(required):
-            raise UndecodableMessage(f"missing header {required}")
-    model = EVENT_TYPES.get(attrs["ce_type"])
+            raise UndecodableMessage(FaultReason.MISSING_ATTRIBUTE, f"missing header {required}")
+    if attrs["ce_specversion"] != SPEC_VERSION:
+        raise UndecodableMessage(
+            FaultReason.UNSUPPORTED_SPECVERSION,
+            f"unsupported ce_specversion {attrs['ce_specversion'][:20]!r}",
+        )
+    ce_type = attrs["ce_type"]
+    model = EVENT_TYPES.get(ce_type)
     if model is None:
-        raise UndecodableMessage(f"unknown ce_type {attrs['ce_type']!r}")
-    if value is None:
-        raise UndecodableMessage("empty message body")
+        raise UndecodableMessage(FaultReason.UNKNOWN_TYPE, f"unknown ce_type {ce_type[:100]!r}")
+    if not value:
+        raise UndecodableMessage(FaultReason.EMPTY_BODY, "empty message body")
     try:
         event = model.model_validate_json(value)
+    except ValidationError as exc:
+        raise UndecodableMessage(
+            FaultReason.INVALID_BODY, f"invalid {ce_type} body: {exc.__class__.__name__}"
+        ) from exc
+    try:
         time = datetime.fromisoformat(attrs["ce_time"]) if attrs.get("ce_time") else utcnow()
-    except (ValidationError, ValueError) as exc:
-        raise UndecodableMessage(f"invalid {attrs['ce_type']} body: {exc.__class__.__name__}") from exc
-    return Envelope(
-        id=attrs["ce_id"], source=attrs["ce_source"], type=attrs["ce_type"], time=time, event=event
-    )
+    except ValueError:
+        raise UndecodableMessage(FaultReason.INVALID_TIME, "ce_time is not an ISO 8601 time") from None
+    return Envelope(id=attrs["ce_id"], source=attrs["ce_source"], type=ce_type, time=time, event=event)

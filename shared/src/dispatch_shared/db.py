@@ -6,6 +6,7 @@ Each service owns its tables (prefixed with the service name) and its own Alembi
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, event, text
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
@@ -38,10 +39,16 @@ class UtcDateTime(TypeDecorator[datetime]):
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine tuned for concurrent use from a web server's thread pool and the event loop.
 
-    ``hide_parameters``: a database error must never carry a narrative into a log or a header.
+    ``hide_parameters`` on every backend: a database error must never carry a narrative into a
+    log or a header, so statements are reported without their bound values.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+            **kwargs,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -73,12 +80,43 @@ def ping(engine: Engine) -> None:
         connection.execute(text("SELECT 1"))
 
 
+def migration_lock_key(service: str) -> int:
+    """The PostgreSQL advisory lock key (a signed 64-bit integer) that guards ``service``'s migrations.
+
+    Stable across processes and Python versions (a hash of the service name, not ``hash()``).
+    """
+    digest = hashlib.blake2b(f"dispatch-migrations:{service}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _lock_migrations(connection: Connection, service: str) -> None:
+    """Hold the database's migration lock for ``service`` until ``connection``'s transaction ends.
+
+    Replicas starting together on a fresh database would otherwise all see no version table and
+    all create the same tables; the losers crash. With the lock the first upgrades and the others
+    wait, then find the schema at head and do nothing.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": migration_lock_key(service)})
+    elif connection.dialect.name == "sqlite":
+        # The sqlite3 module runs DDL outside any transaction; an explicit BEGIN IMMEDIATE takes
+        # the database's write lock now (waiting out the busy timeout) and makes the upgrade one
+        # transaction, committed when ``engine.begin()`` ends.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def migrate(engine: Engine, *, migrations_dir: Path, service: str) -> None:
-    """Bring the service's tables to the newest revision of its own Alembic history."""
+    """Bring the service's tables to the newest revision of its own Alembic history.
+
+    Safe to run from several processes at once: the upgrade runs in one transaction under a
+    per-service lock (a PostgreSQL advisory lock, SQLite's write lock), so one process upgrades
+    and the others wait and then find nothing to do. Raises what Alembic or the database raise.
+    """
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     config.attributes["version_table"] = f"alembic_version_{service}"
     with engine.begin() as connection:
+        _lock_migrations(connection, service)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+import re
 import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import uvicorn
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import OperationalError
@@ -21,6 +28,7 @@ from dispatch_shared.logs import configure_logging
 from dispatch_shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from dispatch_shared.runtime import ServiceRuntime
 from dispatch_shared.settings import ServiceSettings
+from dispatch_shared.text import find_lone_surrogate
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +36,11 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 class BodyLimitMiddleware:
-    """Answer 413 for bodies over ``max_bytes``, whether or not Content-Length is declared."""
+    """Answer 413 for bodies over ``max_bytes``, whether or not Content-Length is declared.
+
+    The answer goes out when the app first reads the body, so the route is known by then and the
+    413 is counted under it; a route that never reads its body is not held to the limit.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -39,17 +51,20 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, receive, send)
-            return
+        declared_too_large = declared is not None and declared.isdigit() and int(declared) > self.max_bytes
         seen = 0
         rejected = False
 
         async def limited_receive() -> Message:
             nonlocal seen, rejected
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes and not rejected:
+            if rejected:
+                return {"type": "http.disconnect"}
+            if declared_too_large:  # refused unread
+                message: Message = {"type": "http.request", "body": b"", "more_body": True}
+            else:
+                message = await receive()
+                seen += len(message.get("body", b""))
+            if declared_too_large or seen > self.max_bytes:
                 # Answer now and tell the app the client left: frameworks turn exceptions raised
                 # while reading a body into a 400 of their own, which would hide the 413.
                 rejected = True
@@ -74,6 +89,349 @@ class BodyLimitMiddleware:
         await response(scope, receive, send)
 
 
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects a JSON request body may have (the services need 2 or 3)."""
+MAX_REPORTED_ERRORS = 20
+"""Edge values listed in one 422 answer; a body full of them gets the first ones."""
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_INT64_DIGITS = len(str(INT64_MAX))
+# Methods whose body a route may read; the body of GET and friends is never parsed.
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# A JSON string (so brackets inside it are skipped) or one bracket.
+_NESTING_TOKEN = re.compile(_JSON_STRING.pattern + r"|[\[\]{}]", re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+# A surrogate escape (paired or not) or a raw surrogate: strings and keys need a look.
+_SURROGATE_HINT = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+_CLOSING = {"[": "]", "{": "}"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """Stands in the parsed body for a number literal no field can hold as it was sent."""
+
+    type: str
+    msg: str
+
+
+class _RepeatedKeys(dict[str, Any]):
+    """An object whose text names some keys more than once (a plain dict silently keeps the last)."""
+
+    def __init__(self, pairs: list[tuple[str, Any]], repeated: list[str]) -> None:
+        super().__init__(pairs)
+        self.repeated = repeated
+
+
+class _Parser:
+    """Hooks for one parse of a body: edge numbers and repeated keys become markers, and are noted.
+
+    ``marked`` tells whether the parsed document needs walking for them at all.
+    """
+
+    def __init__(self) -> None:
+        self.marked = False
+
+    def parse(self, text: str) -> Any:
+        return json.loads(
+            text,
+            parse_constant=self._constant,
+            parse_float=self._float,
+            parse_int=self._int,
+            object_pairs_hook=self._object,
+        )
+
+    def _refuse(self, kind: str, message: str) -> _Refused:
+        self.marked = True
+        return _Refused(kind, message)
+
+    def _constant(self, name: str) -> _Refused:
+        # NaN, Infinity and -Infinity: Python's parser takes them, JSON (RFC 8259) has no such numbers.
+        return self._refuse("finite_number", f"Input should be a finite number; JSON has no {name}")
+
+    def _float(self, literal: str) -> float | _Refused:
+        value = float(literal)
+        if math.isinf(value):
+            return self._refuse("number_out_of_range", "Number is too large for a 64-bit float")
+        if value == 0.0 and literal.lower().partition("e")[0].strip("-.0"):
+            return self._refuse("number_out_of_range", "Number is too close to zero for a 64-bit float")
+        return value
+
+    def _int(self, literal: str) -> int | _Refused:
+        # Decided on the digit count first, so a literal of thousands of digits is never converted.
+        if len(literal.lstrip("-")) <= _INT64_DIGITS and INT64_MIN <= (value := int(literal)) <= INT64_MAX:
+            return value
+        return self._refuse(
+            "number_out_of_range", "Integer is outside the 64-bit range a database column holds"
+        )
+
+    def _object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        parsed = dict(pairs)
+        if len(parsed) == len(pairs):
+            return parsed
+        self.marked = True
+        seen: set[str] = set()
+        repeated: dict[str, None] = {}
+        for key, _ in pairs:
+            if key in seen:
+                repeated[key] = None
+            seen.add(key)
+        return _RepeatedKeys(pairs, list(repeated))
+
+
+def _nests_deeper(text: str, max_depth: int) -> bool:
+    """Whether ``text`` nests arrays and objects deeper than ``max_depth``.
+
+    Quick: strings and everything but brackets are dropped in C, and the count stops at the first
+    level too deep. Unbalanced text is left to the parser to report.
+    """
+    if text.count("[") + text.count("{") <= max_depth:
+        return False
+    depth = 0
+    for bracket in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > max_depth:
+            return True
+    return False
+
+
+def _cut_below(text: str, max_depth: int) -> str:
+    """``text`` up to its first array or object nested deeper than ``max_depth``, closed there.
+
+    That value becomes ``[]`` (still one level too deep, so the walk names where it starts) and
+    the brackets still open are closed, so the parser never descends into absurd depths (Python's
+    parser would fail with a RecursionError, without saying where). Other text is returned as is.
+    """
+    open_brackets: list[str] = []
+    for token in _NESTING_TOKEN.finditer(text):
+        bracket = token.group()
+        if bracket in _CLOSING:
+            if len(open_brackets) == max_depth:
+                closing = "".join(_CLOSING[opened] for opened in reversed(open_brackets))
+                return text[: token.start()] + "[]" + closing
+            open_brackets.append(bracket)
+        elif bracket in ("]", "}"):
+            if not open_brackets:
+                break  # not JSON: the framework's parser reports where
+            open_brackets.pop()
+    return text
+
+
+def _shown(key: str) -> str:
+    """A key as a JSON answer can carry it: each lone surrogate written out as a ``\\udXXX`` escape."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _surrogate_error(text: str, what: str) -> str | None:
+    """Why ``text`` (a string value or a key) cannot be taken, or None when it can."""
+    position = find_lone_surrogate(text)
+    if position is None:
+        return None
+    return (
+        f"{what} should be valid Unicode; it holds a lone surrogate "
+        f"\\u{ord(text[position]):04x} at character {position}"
+    )
+
+
+def _edge_errors(document: Any, max_depth: int) -> list[dict[str, Any]]:
+    """The edge values in a parsed body, in document order, as FastAPI-style error details."""
+    errors: list[dict[str, Any]] = []
+
+    def refuse(loc: tuple[str | int, ...], kind: str, message: str) -> None:
+        errors.append({"type": kind, "loc": ["body", *loc], "msg": message})
+
+    # (value, where it sits, how deep it would nest if it is an array or object); a stack, not
+    # recursion, so the walk's own depth never depends on the client's.
+    pending: list[tuple[Any, tuple[str | int, ...], int]] = [(document, (), 1)]
+    while pending and len(errors) < MAX_REPORTED_ERRORS:
+        value, loc, depth = pending.pop()
+        if isinstance(value, _Refused):
+            refuse(loc, value.type, value.msg)
+        elif isinstance(value, str):
+            if problem := _surrogate_error(value, "String"):
+                refuse(loc, "string_unicode", problem)
+        elif isinstance(value, dict | list) and depth > max_depth:
+            refuse(loc, "json_too_deep", f"Arrays and objects may nest at most {max_depth} levels deep")
+        elif isinstance(value, dict):
+            for key in getattr(value, "repeated", ()):
+                refuse((*loc, _shown(key)), "duplicate_key", "Key appears more than once in this object")
+            children: list[tuple[Any, tuple[str | int, ...], int]] = []
+            for key, item in value.items():
+                if problem := _surrogate_error(key, "Key"):
+                    refuse((*loc, _shown(key)), "string_unicode", problem)
+                else:
+                    children.append((item, (*loc, key), depth + 1))
+            pending.extend(reversed(children))
+        elif isinstance(value, list):
+            pending.extend((value[i], (*loc, i), depth + 1) for i in reversed(range(len(value))))
+    return errors[:MAX_REPORTED_ERRORS]
+
+
+def json_edge_errors(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> list[dict[str, Any]]:
+    """Why a JSON body cannot be taken as sent, as FastAPI-style details (``type``, ``loc``, ``msg``).
+
+    Python's parser accepts what JSON does not, or turns it into something else: ``NaN``,
+    ``Infinity`` and ``-Infinity`` (``finite_number``); floats that overflow to infinity (``1e400``)
+    or underflow to zero (``1e-400``) and integers outside the signed 64-bit range that every
+    database column holds (``number_out_of_range``); lone UTF-16 surrogates, escaped
+    (``"\\ud800"``) or raw, in strings and in keys (``string_unicode``); keys repeated in one
+    object, of which only the last would be kept (``duplicate_key``); arrays and objects nested
+    deeper than ``max_depth`` (``json_too_deep``). ``loc`` is ``["body", *path]``, the path of keys
+    and indices to the value (for a key, the key itself, its surrogates written as escapes); no
+    detail echoes the value. At most ``MAX_REPORTED_ERRORS`` details, in document order.
+
+    Returns ``[]`` for a body with none of these, and for text that is not JSON at all, which the
+    framework's parser reports with its position; undecodable bytes are a ``json_invalid`` detail.
+    """
+    try:
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+    except UnicodeDecodeError:
+        return [{"type": "json_invalid", "loc": ["body"], "msg": "Body should be JSON text in UTF-8"}]
+    too_deep = _nests_deeper(text, max_depth)
+    parser = _Parser()
+    try:
+        document = parser.parse(_cut_below(text, max_depth) if too_deep else text)
+    except (ValueError, RecursionError):
+        return []
+    if too_deep or parser.marked or _SURROGATE_HINT.search(text):
+        return _edge_errors(document, max_depth)
+    return []
+
+
+def _declares_json(scope: Scope) -> bool:
+    """Whether FastAPI reads this request's body as JSON: no content type, or a JSON one."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media: bytes = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or (
+                media.startswith(b"application/") and media.endswith(b"+json")
+            )
+    return True
+
+
+class JsonEdgeMiddleware:
+    """Answer 422 for a JSON body holding values no field can take as sent (``json_edge_errors``).
+
+    Every route of every service gets the same check when it reads its body, before any handler,
+    error response or database sees a NaN, an infinity, a lone surrogate or an absurd depth.
+    Bodies that pass reach the app byte for byte as they were received.
+    """
+
+    def __init__(self, app: ASGIApp, max_depth: int = MAX_JSON_DEPTH) -> None:
+        self.app = app
+        self.max_depth = max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS or not _declares_json(scope):
+            await self.app(scope, receive, send)
+            return
+        body: deque[Message] | None = None  # read whole at the app's first read, then handed over
+        refused = False
+
+        async def checked_receive() -> Message:
+            nonlocal body, refused
+            if body is None:
+                body = await _whole_body(receive)
+                errors = self._errors(body)
+                if errors:
+                    # As the body limit does: answer now, tell the app the client left, drop its
+                    # answer. Reading happens after routing, so the 422 is counted under the route.
+                    refused = True
+                    await JSONResponse({"detail": errors}, status_code=422)(scope, receive, send)
+            if refused:
+                return {"type": "http.disconnect"}
+            return body.popleft() if body else await receive()
+
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        try:
+            await self.app(scope, checked_receive, guarded_send)
+        except ClientDisconnect:
+            if not refused:
+                raise
+
+    def _errors(self, messages: deque[Message]) -> list[dict[str, Any]]:
+        if messages[-1]["type"] != "http.request":
+            return []  # the client left (or the body limit answered): the app sees that as before
+        body = b"".join(message.get("body", b"") for message in messages)
+        return json_edge_errors(body, max_depth=self.max_depth) if body else []
+
+
+async def _whole_body(receive: Receive) -> deque[Message]:
+    """The messages of a request body up to its last chunk (or until the client leaves)."""
+    messages: deque[Message] = deque()
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return messages
+
+
+# Other method names a client may invent are counted together, so they cannot grow the series.
+_COUNTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _route_template(scope: Scope) -> str:
+    """The template of the route the router chose (``/v1/calls/{call_id}``), or ``unmatched``."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) and path else "unmatched"
+
+
+class MetricsMiddleware:
+    """Count and time every HTTP response by method, route template and status.
+
+    Added outside the body limit and the JSON edge check, so it sees their 413 and 422, and
+    crashes: an exception escaping the app counts as 500, which is what
+    the server answers (or, when the response had begun, a response cut short). Labels stay
+    bounded: route templates, ``unmatched``, and ``other`` for non-standard methods.
+    Feeds ``dispatch_http_requests_total`` and ``dispatch_http_request_seconds``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: int | None = None
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        except Exception:
+            status = 500
+            raise
+        finally:
+            # None: cancelled before any answer (the server went down or the client left).
+            if status is not None:
+                method = scope["method"] if scope["method"] in _COUNTED_METHODS else "other"
+                route = _route_template(scope)
+                HTTP_REQUESTS.labels(method, route, str(status)).inc()
+                HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - started)
+
+
+def _renderable(error: dict[str, Any]) -> Any:
+    """One validation error as a JSON answer can carry it.
+
+    Without its ``input`` and ``ctx`` when those cannot be encoded: a body sent under another
+    content type reaches validation as bytes, which need not be UTF-8.
+    """
+    try:
+        encoded = jsonable_encoder(error)
+        json.dumps(encoded, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except ValueError:  # UnicodeError is one
+        return jsonable_encoder({key: value for key, value in error.items() if key not in ("input", "ctx")})
+    return encoded
+
+
 def get_runtime(request: Request) -> ServiceRuntime:
     """The process's runtime (engine, Kafka link, outbox), for route dependencies."""
     runtime: ServiceRuntime = request.app.state.runtime
@@ -83,30 +441,29 @@ def get_runtime(request: Request) -> ServiceRuntime:
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
-def _route_label(request: Request) -> str:
-    route = request.scope.get("route")
-    return getattr(route, "path", "unmatched")
-
-
 def create_service_app(
     *, title: str, description: str, settings: ServiceSettings, lifespan: Lifespan
 ) -> FastAPI:
-    """A FastAPI app with the probes, metrics and limits every service has."""
+    """A FastAPI app with the probes, metrics and limits every service has.
+
+    Every response is counted (``MetricsMiddleware``); bodies over ``settings.max_body_bytes`` are
+    a 413 (``BodyLimitMiddleware``); JSON values no field can hold as sent are a 422 naming the
+    field (``JsonEdgeMiddleware``); a database outage is a 503 with ``Retry-After``.
+    """
     configure_logging(settings.service_name, settings.log_level)
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.keyring = KeyRing(load_api_keys(settings))
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        route = _route_label(request)
-        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        HTTP_SECONDS.labels(request.method, route).observe(time.perf_counter() - started)
-        return response
-
+    # Added innermost first: metrics see every answer, the body limit runs before the JSON check.
+    app.add_middleware(JsonEdgeMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+
+    @app.exception_handler(RequestValidationError)
+    async def unprocessable(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler fails (500) on an input it cannot encode; this one leaves it out.
+        return JSONResponse({"detail": [_renderable(error) for error in exc.errors()]}, status_code=422)
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -44,6 +45,7 @@ class ServiceRuntime:
             partitions=settings.kafka_topic_partitions,
             replication_factor=settings.kafka_replication_factor,
             namespace=settings.kafka_namespace,
+            delivery_timeout=settings.kafka_delivery_timeout_seconds,
         )
         self.outbox = Outbox(outbox_table, source=f"/dispatch/{settings.service_name}")
         self.relay = OutboxRelay(
@@ -75,21 +77,33 @@ class ServiceRuntime:
         log.info("service started", extra={"port": self.settings.port})
 
     async def stop(self) -> None:
-        """Graceful: stop consuming, finish in-flight work, flush the outbox, close connections."""
+        """Graceful, within ``shutdown_timeout_seconds`` even with Kafka away.
+
+        Stop consuming (finish the event in hand), let the relay deliver what it can while Kafka
+        is connected, close the producer, dispose of the engine. Each step gets what is left of
+        the budget; one that overruns is cancelled. Undelivered rows stay for the next start.
+        """
+        loop = asyncio.get_running_loop()
+        budget = self.settings.shutdown_timeout_seconds
+        deadline = loop.time() + budget
+        close_reserve = min(2.0, budget / 5)  # kept back for closing the producer
+
+        def left(reserve: float = 0.0) -> float:
+            return max(deadline - loop.time() - reserve, 0.0)
+
         if self.consumer is not None:
-            await self.consumer.stop()
+            share = left(close_reserve) / 2  # the other half is for the last deliveries
+            await _within("consumer", self.consumer.stop(timeout=share), share + 0.5)
         if self._relay_task is not None:
-            self._relay_task.cancel()  # the relay flushes what is pending before it ends
-            try:
-                await self._relay_task
-            except asyncio.CancelledError:
-                pass
-        await self.kafka.stop()
+            self.relay.stop_soon(left(close_reserve))
+            await _within("outbox relay", self._relay_task, left(close_reserve) + 0.5)
+        await _within("kafka producer", self.kafka.stop(timeout=left()), left() + 0.5)
         self.engine.dispose()
-        log.info("service stopped")
+        log.info("service stopped", extra={"seconds": round(budget - left(), 2)})
 
     async def readiness(self) -> dict[str, str]:
-        """Each dependency's state: 'ok' or the error's name."""
+        """Each dependency's state: 'ok' or the error's name; the consumer's, when the service has one:
+        'ok', 'not_running', 'restarting' or 'stalled' (see ``EventConsumer.health``)."""
         checks: dict[str, str] = {}
         try:
             await asyncio.wait_for(asyncio.to_thread(ping, self.engine), 3)
@@ -101,4 +115,19 @@ class ServiceRuntime:
             checks["kafka"] = "ok"
         except Exception as exc:  # noqa: BLE001
             checks["kafka"] = exc.__class__.__name__
+        if self.consumer is not None:
+            checks["consumer"] = self.consumer.health()
         return checks
+
+
+async def _within(what: str, work: Awaitable[None], seconds: float) -> None:
+    """Wait at most ``seconds`` for ``work``; past that cancel it and go on (logged)."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        log.warning("shutdown step cut short", extra={"step": what, "after_s": round(seconds, 2)})
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning(
+            "shutdown step failed", extra={"step": what, "error": task.exception().__class__.__name__}
+        )

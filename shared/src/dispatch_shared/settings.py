@@ -49,6 +49,25 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
     outbox_poll_seconds: float = Field(default=0.5, gt=0, description="Relay poll interval.")
+    kafka_delivery_timeout_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="Longest wait for the broker to acknowledge a batch; past it the rows stay unsent "
+        "and the producer is replaced.",
+    )
+    shutdown_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        description="Budget for the graceful stop on SIGTERM (consumer, last outbox deliveries, Kafka); "
+        "what is not delivered by then stays in the outbox for the next start.",
+    )
+    retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="Days health information (narratives, caller details, matched phrases, notes, "
+        "delivered event payloads) is kept before every service purges it.",
+    )
+    retention_check_seconds: float = Field(default=3600, gt=0, description="How often retention runs.")
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to an embedded SQLite file for this service."""

@@ -19,6 +19,32 @@ from pydantic import AfterValidator
 LINE_BREAKS = frozenset("\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 # Anything that is not printable ASCII, tab or newline may need a look.
 _CANDIDATE = re.compile(r"[^\t\n\x20-\x7e]")
+# After JSON decoding, a surrogate code point is always half of a pair that never formed.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def find_lone_surrogate(value: str) -> int | None:
+    """Index of the first lone UTF-16 surrogate (U+D800..U+DFFF) in ``value``, or None.
+
+    JSON can spell one (``"\\ud800"``) and Python's parser accepts it, but it is half a character:
+    no UTF-8 text, database column or JSON answer can hold it.
+    """
+    found = _LONE_SURROGATE.search(value)
+    return found.start() if found else None
+
+
+def whole_characters(value: str) -> str:
+    """``value`` unchanged; ValueError (naming the position, not the text) if it has a lone surrogate.
+
+    Refused rather than dropped or replaced, so nothing a caller sent is silently altered.
+    """
+    position = find_lone_surrogate(value)
+    if position is not None:
+        raise ValueError(
+            f"text should be valid Unicode; it holds a lone surrogate "
+            f"\\u{ord(value[position]):04x} at character {position}"
+        )
+    return value
 
 
 @lru_cache(maxsize=4096)
@@ -60,4 +86,5 @@ def clean_text(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
-CleanText = Annotated[str, AfterValidator(clean_text)]
+CleanText = Annotated[str, AfterValidator(whole_characters), AfterValidator(clean_text)]
+"""Text as callers send it, refused with a lone surrogate, then cleaned (``clean_text``)."""

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -21,10 +19,10 @@ from dispatch_shared.events import (
     CallTriaged,
     Route,
     Topic,
-    utcnow,
 )
 from dispatch_shared.http import RuntimeDep, create_service_app, serve
 from dispatch_shared.ratelimit import RateLimiter, rate_limited
+from dispatch_shared.retention import start_retention
 from dispatch_shared.runtime import ServiceRuntime
 from dispatch_shared.settings import ServiceSettings
 from fastapi import Depends, FastAPI, HTTPException, Query, Response
@@ -33,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from intake import ledger
 from intake.models import IntakeOutbox, IntakeProcessedEvent
-from intake.retention import purge
+from intake.retention import purge_before
 from intake.schemas import CallAccepted, CallPage, CallSubmission, LedgerRecord
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -49,10 +47,6 @@ class IntakeSettings(ServiceSettings):
         default=600, ge=0, description="Calls each API key may post per minute (0: no limit)."
     )
     rate_limit_burst: int = Field(default=100, ge=1, description="Posts a key may make at once.")
-    retention_days: float = Field(
-        default=30, gt=0, description="Days narratives and caller details are kept before purging."
-    )
-    retention_check_seconds: float = Field(default=3600, gt=0, description="How often retention runs.")
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -65,28 +59,23 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         outbox_table=IntakeOutbox,
         inbox_table=IntakeProcessedEvent,
         handlers={
-            Topic.CALLS_TRIAGED: handles(CallTriaged, ledger.record_triaged),
-            Topic.CALLS_ROUTED: handles(CallRouted, ledger.record_routed),
-            Topic.CALLS_STATUS: handles(CallStatusChanged, ledger.record_status),
+            Topic.CALLS_TRIAGED: handles(CallTriaged, ledger.record_triaged, rejects=(ledger.UnknownCall,)),
+            Topic.CALLS_ROUTED: handles(CallRouted, ledger.record_routed, rejects=(ledger.UnknownCall,)),
+            Topic.CALLS_STATUS: handles(
+                CallStatusChanged, ledger.record_status, rejects=(ledger.UnknownCall,)
+            ),
         },
     )
-
-    async def enforce_retention() -> None:
-        while True:
-            cutoff = utcnow() - timedelta(days=settings.retention_days)
-            try:
-                purged = await asyncio.to_thread(purge, runtime.engine, cutoff)
-            except Exception as exc:  # noqa: BLE001 - e.g. the database restarting: try next time
-                log.warning("retention purge failed", extra={"error": exc.__class__.__name__})
-            else:
-                if purged.calls or purged.events:
-                    log.info("retention purge", extra={"calls": purged.calls, "events": purged.events})
-            await asyncio.sleep(settings.retention_check_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
-        retention = asyncio.create_task(enforce_retention(), name="retention")
+        retention = start_retention(
+            runtime.engine,
+            purge_before,
+            retention_days=settings.retention_days,
+            check_seconds=settings.retention_check_seconds,
+        )
         yield
         retention.cancel()
         await runtime.stop()

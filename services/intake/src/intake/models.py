@@ -34,6 +34,12 @@ class Call(SQLModel, table=True):
     assigned_unit_type: str | None = Field(default=None, max_length=20)
     disposition: str | None = Field(default=None, max_length=40)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    redacted_as_of: datetime | None = Field(
+        default=None,
+        sa_type=UtcDateTime,
+        description="``updated_at`` of the row when retention last cleared it; a later change (say, a "
+        "decision arriving after the purge) makes the row due again.",
+    )
 
 
 class TimelineEntry(SQLModel, table=True):

@@ -1,64 +1,59 @@
-"""Retention: narratives and caller details are kept only as long as they are needed.
+"""intake's retention pass: narratives, caller details and matched phrases leave the ledger.
 
-Decisions, routes, timelines and dispositions stay for insights; the health information in the
-narrative, the caller's details and the raw event payloads that carried them are purged.
+The call's decision, route, timeline and disposition stay for insights; the narrative, the
+caller's details, the phrases triage matched (blanked in the stored decision) and the delivered
+``CallReceived`` payloads that carried the narrative are purged. The pass runs through
+``dispatch_shared.retention``.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import datetime
 
-from dispatch_shared.db import transaction
-from sqlalchemy import delete
+from dispatch_shared.retention import (
+    BATCH_ROWS,
+    Purged,
+    delete_delivered,
+    prune_processed,
+    without_excerpts,
+)
+from dispatch_shared.retention import purge as run_purge
+from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from intake.models import Call, IntakeOutbox, IntakeProcessedEvent
 
-
-@dataclass(frozen=True)
-class Purged:
-    """What one retention pass removed."""
-
-    calls: int
-    events: int
+__all__ = ["Purged", "purge", "purge_before"]
 
 
-def _without_excerpts(decision: str | None) -> str | None:
-    """The decision record with the matched narrative excerpts removed; codes and spans stay."""
-    if decision is None:
-        return None
-    record = json.loads(decision)
-    for key in ("indicators", "negated"):
-        for indicator in record.get(key, []):
-            indicator["text"] = ""
-    return json.dumps(record)
+def purge_before(session: Session, cutoff: datetime, limit: int = BATCH_ROWS) -> Purged:
+    """Clear up to ``limit`` calls received before ``cutoff``, and their delivered payloads.
 
-
-def purge_before(session: Session, cutoff: datetime) -> Purged:
-    """Remove narratives, caller details, narrative excerpts and delivered payloads before ``cutoff``."""
+    A call is due until retention has cleared it as it stands now: a decision that arrives after
+    its narrative was purged (a slow or replayed ``CallTriaged``) is blanked by the next pass.
+    """
     calls = session.exec(
-        select(Call).where(
-            col(Call.received_at) < cutoff, col(Call.narrative).is_not(None) | col(Call.caller).is_not(None)
+        select(Call)
+        .where(
+            col(Call.received_at) < cutoff,
+            or_(col(Call.redacted_as_of).is_(None), col(Call.updated_at) != col(Call.redacted_as_of)),
         )
+        .limit(limit)
     ).all()
     for call in calls:
         call.narrative = None
         call.caller = None
-        call.decision = _without_excerpts(call.decision)
+        call.decision = without_excerpts(call.decision)
+        call.redacted_as_of = call.updated_at
         session.add(call)
-    events = session.exec(
-        delete(IntakeOutbox).where(
-            col(IntakeOutbox.created_at) < cutoff, col(IntakeOutbox.sent_at).is_not(None)
-        )
+    return Purged(
+        calls=len(calls),
+        events=delete_delivered(session, IntakeOutbox, cutoff, limit),
+        processed=prune_processed(session, IntakeProcessedEvent, cutoff, limit),
     )
-    session.exec(delete(IntakeProcessedEvent).where(col(IntakeProcessedEvent.processed_at) < cutoff))
-    return Purged(calls=len(calls), events=events.rowcount)
 
 
 def purge(engine: Engine, cutoff: datetime) -> Purged:
-    """One retention pass in its own transaction."""
-    with transaction(engine) as session:
-        return purge_before(session, cutoff)
+    """Everything due before ``cutoff``, in bounded transactions; returns the totals."""
+    return run_purge(engine, purge_before, cutoff)

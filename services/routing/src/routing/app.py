@@ -13,17 +13,21 @@ from dispatch_shared.auth import Role, require
 from dispatch_shared.consumer import handles
 from dispatch_shared.events import CallTriaged, Route, Topic, UnitType
 from dispatch_shared.http import create_service_app, serve
+from dispatch_shared.retention import start_retention
 from dispatch_shared.runtime import ServiceRuntime
 from dispatch_shared.settings import ServiceSettings
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from sqlmodel import Session
 
 from routing import dispatch
 from routing.api import calls, console, insights, units
+from routing.api.headers import SecurityHeaders
 from routing.assignment import DEFAULT_FALLBACKS, validate_chains
 from routing.models import RoutingOutbox, RoutingProcessedEvent
+from routing.retention import purge_before
+from routing.stream_tokens import StreamTokens
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -45,6 +49,19 @@ class RoutingSettings(ServiceSettings):
     stream_poll_seconds: float = Field(default=0.5, gt=0, le=10, description="How often the stream looks.")
     stream_heartbeat_seconds: float = Field(default=15, gt=0, description="Idle time before a keep-alive.")
     stream_retry_ms: int = Field(default=2000, ge=100, description="Reconnect delay the stream advises.")
+    stream_token_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description="Lifetime of a stream token (seconds); checked when a stream opens.",
+    )
+    stream_token_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description=(
+            "HMAC secret (32+ characters) signing stream tokens; every replica behind one address needs the "
+            "same. Empty: a random secret per process, so a token opens streams only where it was issued."
+        ),
+    )
 
     @field_validator("fallbacks")
     @classmethod
@@ -52,6 +69,13 @@ class RoutingSettings(ServiceSettings):
         cls, fallbacks: dict[Route, tuple[UnitType, ...]]
     ) -> dict[Route, tuple[UnitType, ...]]:
         return validate_chains(fallbacks)
+
+    @field_validator("stream_token_secret")
+    @classmethod
+    def _long_secret(cls, secret: SecretStr) -> SecretStr:
+        if secret.get_secret_value() and len(secret.get_secret_value()) < 32:
+            raise ValueError("STREAM_TOKEN_SECRET needs at least 32 characters")
+        return secret
 
 
 def _routers() -> list[tuple[APIRouter, tuple[Role, ...]]]:
@@ -61,6 +85,7 @@ def _routers() -> list[tuple[APIRouter, tuple[Role, ...]]]:
         (units.changes, (Role.OPS,)),
         (units.reports, (Role.UNIT, Role.OPS)),
         (calls.reads, (Role.CONSOLE,)),
+        (console.tokens, (Role.CONSOLE,)),
         # Dispatchers relay units' radio reports from the console, so the console may report too.
         (calls.lifecycle, (Role.UNIT, Role.CONSOLE)),
         (insights.router, (Role.OPS,)),
@@ -114,8 +139,15 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gate.close_on_exit_signals()
         await runtime.start()
+        retention = start_retention(
+            runtime.engine,
+            purge_before,
+            retention_days=settings.retention_days,
+            check_seconds=settings.retention_check_seconds,
+        )
         yield
         gate.closed = True
+        retention.cancel()
         await runtime.stop()
 
     app = create_service_app(
@@ -130,11 +162,15 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.fallbacks = chains
     app.state.stream_gate = gate
+    app.state.stream_tokens = StreamTokens.with_secret(
+        settings.stream_token_secret.get_secret_value(), ttl_seconds=settings.stream_token_seconds
+    )
     for router, roles in _routers():
         app.include_router(router, dependencies=[Depends(require(*roles))])
-    # EventSource cannot send headers: the stream alone also reads ?access_token=.
-    app.include_router(console.stream, dependencies=[Depends(require(Role.CONSOLE, query_token=True))])
+    # EventSource cannot send headers: the stream also takes a short-lived token in its URL.
+    app.include_router(console.stream, dependencies=[Depends(console.stream_access(Role.CONSOLE))])
     app.include_router(console.page)
+    app.add_middleware(SecurityHeaders)
     app.mount("/console/assets", StaticFiles(directory=console.CONSOLE_DIR), name="console-assets")
     return app
 

@@ -39,6 +39,7 @@ from routing.assignment import (
     rank_units,
     terms_of_service,
 )
+from routing.language import language_code, needs_interpreter
 from routing.models import DispatchLock, RoutedCall, RoutingUnit
 
 __all__ = [
@@ -226,7 +227,13 @@ def take_next_call(
     return None
 
 
-def route_call(session: Session, *, event: CallTriaged, chains: FallbackChains, outbox: Outbox) -> RoutedCall:
+def route_call(
+    session: Session,
+    *,
+    event: CallTriaged,
+    chains: FallbackChains,
+    outbox: Outbox,
+) -> RoutedCall:
     """Record a triaged call and assign it a unit, or queue it; a call seen before is left alone."""
     existing = session.get(RoutedCall, str(event.call_id))
     if existing is not None:
@@ -247,6 +254,8 @@ def route_call(session: Session, *, event: CallTriaged, chains: FallbackChains, 
         crisis=decision.crisis,
         needs_review=decision.needs_review,
         ems_required=decision.ems_required,
+        language=language_code(decision),
+        needs_interpreter=needs_interpreter(decision),
         decision=json.dumps(decision.model_dump(mode="json")),
         received_at=event.received_at,
         routed_at=at,

@@ -33,6 +33,8 @@ class RoutedCall(SQLModel, table=True):
     crisis: bool = False
     needs_review: bool = False
     ems_required: bool = False
+    language: str | None = Field(default=None, max_length=16, description="ISO 639-1 code, or 'und'.")
+    needs_interpreter: bool = False
     decision: str | None = Field(default=None, sa_type=Text, description="Triage decision record as JSON.")
     unit_id: str | None = Field(default=None, max_length=64, index=True)
     unit_type: str | None = Field(default=None, max_length=20)
@@ -50,6 +52,12 @@ class RoutedCall(SQLModel, table=True):
     cancelled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     version: int = 0
+    redacted_as_of: datetime | None = Field(
+        default=None,
+        sa_type=UtcDateTime,
+        description="``updated_at`` of the row when retention last cleared it; a later change (say, "
+        "notes reported after the purge) makes the row due again.",
+    )
 
 
 class RoutingUnit(SQLModel, table=True):

@@ -130,6 +130,13 @@ class CallView(BaseModel):
     needs_review: bool
     ems_required: bool
     clinician_followup: bool
+    language: str | None = Field(
+        description="ISO 639-1 code of the narrative's main language as triage read it, 'und' when unknown."
+    )
+    needs_interpreter: bool = Field(
+        description="The narrative needs an interpreter or review: triage could not read it "
+        "(rule R0_language_not_covered)."
+    )
     location: Location | None
     unit: AssignedUnit | None
     fallback_used: bool
@@ -161,6 +168,8 @@ class CallView(BaseModel):
             needs_review=call.needs_review,
             ems_required=call.ems_required,
             clinician_followup=call.clinician_followup,
+            language=call.language,
+            needs_interpreter=call.needs_interpreter,
             location=Location(address=call.address, lat=call.lat, lon=call.lon) if has_location else None,
             unit=(
                 AssignedUnit(unit_id=call.unit_id, type=UnitType(call.unit_type))
@@ -183,6 +192,14 @@ class CallView(BaseModel):
             allowed_transitions=allowed_after(CallStatus(call.status)),
             decision=TriageDecision.model_validate(json.loads(call.decision)) if call.decision else None,
         )
+
+
+class StreamToken(BaseModel):
+    """A short-lived token that opens the event stream: ``GET /v1/stream?token=...``."""
+
+    token: str
+    token_type: Literal["stream"] = Field(default="stream", description="Opens the event stream only.")
+    expires_in: int = Field(description="Seconds the token can still open a stream.")
 
 
 class CallPage(BaseModel):

@@ -15,6 +15,7 @@ from dispatch_shared.consumer import handles
 from dispatch_shared.events import CallReceived, Topic, TriageDecision
 from dispatch_shared.http import create_service_app
 from dispatch_shared.http import serve as serve_app
+from dispatch_shared.retention import start_retention
 from dispatch_shared.runtime import ServiceRuntime
 from dispatch_shared.settings import ServiceSettings
 from fastapi import Depends, FastAPI
@@ -25,6 +26,7 @@ from triage.models import TriageOutbox, TriageProcessedEvent
 from triage.policy import language
 from triage.policy.engine import classify
 from triage.policy.store import PolicyStore
+from triage.retention import purge_before
 from triage.service import triage_call
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -83,8 +85,15 @@ def create_app(settings: TriageSettings | None = None, store: PolicyStore | None
         # Language models load once here (1-2 s), not on the first call a dispatcher waits for.
         await asyncio.to_thread(language.load)
         await runtime.start()
+        retention = start_retention(
+            runtime.engine,
+            purge_before,
+            retention_days=settings.retention_days,
+            check_seconds=settings.retention_check_seconds,
+        )
         yield
         watcher.cancel()
+        retention.cancel()
         await runtime.stop()
 
     app = create_service_app(

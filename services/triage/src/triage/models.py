@@ -23,6 +23,11 @@ class Decision(SQLModel, table=True):
     policy_version: str = Field(max_length=64)
     record: str = Field(description="The full decision record as JSON.")
     decided_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    redacted_at: datetime | None = Field(
+        default=None,
+        sa_type=UtcDateTime,
+        description="When retention blanked the matched text in ``record``; None until then.",
+    )
 
 
 class TriageOutbox(OutboxRecord, table=True):

@@ -26,9 +26,18 @@ const label = (value) => {
 };
 const shortId = (id) => String(id).slice(0, 8);
 const apiKey = () => localStorage.getItem(KEY_STORAGE) || "";
+const languageNames = (() => {
+  try { return new Intl.DisplayNames([navigator.language, "en"], { type: "language" }); } catch { return null; }
+})();
+const languageName = (code) => {
+  try { return (languageNames && languageNames.of(code)) || code; } catch { return code; }
+};
 
 let source = null;
 let refreshTimer = null;
+let reconnectTimer = null;
+let connectAttempt = 0;
+let lastEventId = ""; // where a new connection resumes, so nothing is missed across reconnects
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -63,7 +72,7 @@ async function api(path, options = {}) {
       : detail && detail.message ? detail.message
       : Array.isArray(detail) ? detail.map((d) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; ")
       : `HTTP ${response.status}`;
-    throw new Error(message);
+    throw Object.assign(new Error(message), { status: response.status });
   }
   return body;
 }
@@ -131,12 +140,25 @@ function actions(call) {
   return call.allowed_transitions.length ? wrapper : null;
 }
 
+function languageBadge(call) {
+  if (!call.language) return null;
+  const known = call.language !== "und";
+  const name = known ? languageName(call.language) : "unknown language";
+  return el("span", {
+    class: "badge language",
+    "data-field": "language",
+    title: `Language: ${name}`,
+    "aria-label": `Language: ${name}`,
+    text: known ? call.language.toUpperCase() : "Language ?",
+  });
+}
+
 function callCard(call) {
   const flags = [];
   if (call.fallback_used) flags.push("fallback unit");
   if (call.clinician_followup) flags.push("clinician follow-up");
   if (call.ems_required) flags.push("EMS");
-  if (call.needs_review) flags.push("needs review");
+  if (call.needs_review && !call.needs_interpreter) flags.push("needs review");
   const where = call.location
     ? call.location.address || `${call.location.lat?.toFixed(4)}, ${call.location.lon?.toFixed(4)}`
     : "no location";
@@ -149,6 +171,10 @@ function callCard(call) {
       el("span", { class: `badge priority-${call.priority}`, text: `P${call.priority}` }),
       el("span", { class: "badge status", "data-field": "status", text: label(call.status) }),
       el("span", { class: "badge", text: label(call.route) }),
+      languageBadge(call),
+      call.needs_interpreter
+        ? el("span", { class: "badge interpreter", "data-field": "interpreter", text: "Needs interpreter / review" })
+        : null,
       ...flags.map((flag) => el("span", { class: "badge flag", text: flag })),
     ),
     el("p", { class: "meta", text: `Threat ${call.threat_level || "unknown"} · ${where} · received ${minutesAgo(call.received_at)}` }),
@@ -247,18 +273,47 @@ function setConnection(state, text) {
   badge.textContent = text;
 }
 
-function connect() {
+function reconnectLater() {
+  clearTimeout(reconnectTimer);
+  reconnectTimer = setTimeout(connect, 3000);
+}
+
+async function connect() {
+  // EventSource cannot send headers, and a key must never sit in a URL: the key buys a
+  // short-lived stream token (POST with the Authorization header), and the URL carries that.
   if (source) source.close();
-  // EventSource cannot send headers, so the stream takes the key as ?access_token=.
-  const query = apiKey() ? `?access_token=${encodeURIComponent(apiKey())}` : "";
-  source = new EventSource(`/v1/stream${query}`);
+  source = null;
+  clearTimeout(reconnectTimer);
+  const attempt = ++connectAttempt;
+  if (!apiKey()) {
+    setConnection("offline", "Not connected");
+    return;
+  }
+  let token;
+  try {
+    token = (await api("/v1/stream/token", { method: "POST" })).token;
+  } catch (failure) {
+    setConnection("offline", "Not connected");
+    if (failure.status !== 401 && failure.status !== 403) reconnectLater(); // a wrong key waits for a new one
+    return;
+  }
+  if (attempt !== connectAttempt) return; // a newer connect() took over meanwhile
+  const query = new URLSearchParams({ token });
+  if (lastEventId) query.set("last_event_id", lastEventId);
+  source = new EventSource(`/v1/stream?${query}`);
   source.addEventListener("open", () => {
     setConnection("live", "Live");
     refresh(); // anything that happened while disconnected
   });
-  source.addEventListener("error", () => setConnection("reconnecting", "Reconnecting…"));
+  source.addEventListener("error", (event) => {
+    setConnection("reconnecting", "Reconnecting…");
+    // The browser retries by itself with the same URL; once it gives up (an expired token is
+    // refused), buy a new token and resume from the last event seen.
+    if (event.target.readyState === EventSource.CLOSED && event.target === source) reconnectLater();
+  });
   for (const kind of ["call.routed", "call.status", "unit.status"]) {
     source.addEventListener(kind, (event) => {
+      if (event.lastEventId) lastEventId = event.lastEventId;
       logEvent(kind, JSON.parse(event.data));
       scheduleRefresh();
     });
