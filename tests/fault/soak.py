@@ -86,8 +86,8 @@ class Soak:
     def kinds(self) -> list[str]:
         return [k for k in KINDS if k != "database_restart" or self.postgres]
 
-    def inject(self, kind: str) -> None:
-        """Do ``kind`` to the stack and return once it is over (everything back up)."""
+    def inject(self, kind: str) -> str:
+        """Do ``kind`` to the stack and return once it is over (everything back up); says what it did."""
         outage = self.rng.uniform(1.0, 6.0)
         if kind == "kill":
             service = self.stack[self.rng.choice(SERVICES)]
@@ -95,12 +95,14 @@ class Soak:
             time.sleep(outage)
             service.start()
             service.wait_ready(timeout=120)
+            return f"{kind} {service.name} for {outage:.1f} s"
         elif kind == "pause":
             service = self.stack[self.rng.choice(SERVICES)]
             assert service.process is not None
             service.process.send_signal(signal.SIGSTOP)
             time.sleep(outage)
             service.process.send_signal(signal.SIGCONT)
+            return f"{kind} {service.name} for {outage:.1f} s"
         elif kind == "broker_stop":
             self.broker.stop()
             time.sleep(outage)
@@ -112,32 +114,38 @@ class Soak:
             self.broker.start()
         elif kind == "database_restart":
             subprocess.run([str(ROOT / "deploy/local/postgres.sh"), "restart"], check=True, cwd=ROOT)
+            return kind
         else:
             raise ValueError(f"unknown fault {kind!r}")
+        return f"{kind} for {outage:.1f} s"
+
+
+def _complete(call: dict[str, Any]) -> bool:
+    """Routed, and the ledger holds every step before it (steps may arrive in any order)."""
+    steps = {step["status"] for step in call["timeline"]}
+    return call["status"] not in UNROUTED and {"received", "triaged"} <= steps
 
 
 def check_ledger(intake_url: str, accepted: set[str], settle: float) -> tuple[int, int, list[dict[str, Any]]]:
-    """Wait up to ``settle`` s for every accepted call to be routed; return (lost, duplicated, calls).
+    """Wait up to ``settle`` s for every accepted call to be complete; return (lost, duplicated, calls).
 
-    A call is lost when it is not routed in time or its ledger lacks a step; duplicated when a
-    step (triaged, assigned, queued) appears more than once.
+    A call is lost when, after ``settle`` s, it is not routed or its ledger lacks a step (the
+    routed and triaged events reach the ledger on different topics, so either may come first);
+    duplicated when a step (triaged, assigned, queued) appears more than once.
     """
     deadline = time.monotonic() + settle
     while True:
         calls = ledger_snapshot(intake_url)
         by_id = {c["call_id"]: c for c in calls}
-        routed = {i for i in accepted if i in by_id and by_id[i]["status"] not in UNROUTED}
-        if routed == accepted or time.monotonic() > deadline:
+        complete = {i for i in accepted if i in by_id and _complete(by_id[i])}
+        if complete == accepted or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    lost = len(accepted - routed)
     duplicated = 0
-    for call_id in routed:
+    for call_id in accepted & set(by_id):
         steps = [s["status"] for s in by_id[call_id]["timeline"]]
-        if "received" not in steps or "triaged" not in steps:
-            lost += 1
         duplicated += sum(max(0, steps.count(s) - 1) for s in ("triaged", "assigned", "queued"))
-    return lost, duplicated, calls
+    return len(accepted - complete), duplicated, calls
 
 
 def run_soak(
@@ -175,7 +183,7 @@ def run_soak(
             stream.start()
             at = rng.randrange(1, calls_per_round)
             stream.wait_until_sent(at)
-            soak.inject(kind)
+            what = soak.inject(kind)
             over = time.monotonic()
             stream.join(timeout=settle)
             accepted |= set(stream.accepted.values())
@@ -187,7 +195,7 @@ def run_soak(
             tally.lost, tally.duplicated = lost, duplicated
             tally.slowest_recovery = max(tally.slowest_recovery, recovery)
             log(
-                f"round {number:>3}: {kind:<16} at call {at:>3}  calls {len(accepted):>5}  "
+                f"round {number:>3}: {what:<28} at call {at:>3}  calls {len(accepted):>5}  "
                 f"lost {lost}  duplicated {duplicated}  recovered in {recovery:5.1f} s"
             )
             if lost or duplicated:

@@ -109,3 +109,4 @@ def test_a_migration_waits_for_the_one_holding_the_lock(database_url: str) -> No
     finally:
         holder.dispose()
         migrator.dispose()
+        migrator.dispose()

@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from dispatch_shared.auth import Role
@@ -68,7 +69,7 @@ def add_events(engine: Engine, count: int) -> list[int]:
     with transaction(engine) as session:
         rows = [
             RoutingOutbox(
-                event_id=f"e-{n}-{id(session)}",
+                event_id=str(uuid4()),
                 topic="dispatch.units.status.v1",
                 key="CL-1",
                 ce_type="org.dispatch.unit.status.v1",
