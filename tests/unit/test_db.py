@@ -1,5 +1,9 @@
 """Database engines: a failed statement never carries its bound values (narratives) into an error."""
 
+import sqlite3
+import threading
+from pathlib import Path
+
 import pytest
 from dispatch_shared.db import make_engine, migration_lock_key
 from sqlalchemy import text
@@ -33,3 +37,22 @@ def test_each_service_has_its_own_64_bit_migration_lock() -> None:
     keys = {service: migration_lock_key(service) for service in ("intake", "triage", "routing")}
     assert len(set(keys.values())) == 3
     assert all(-(2**63) <= key < 2**63 for key in keys.values())  # PostgreSQL's bigint
+
+
+def test_a_second_process_opening_a_fresh_sqlite_file_waits_for_the_writer(tmp_path: Path) -> None:
+    # Another replica holds a write lock on a fresh (not yet WAL) file: switching to WAL must
+    # wait for it, not fail with "database is locked".
+    path = tmp_path / "fresh.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE t (x INTEGER)")
+    release = threading.Timer(0.5, writer.execute, args=("COMMIT",))
+    release.start()
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    finally:
+        release.join()
+        writer.close()
+        engine.dispose()

@@ -7,6 +7,8 @@ Each service owns its tables (prefixed with the service name) and its own Alembi
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -55,8 +57,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # WAL lets readers run beside the writer; the busy timeout makes writers queue
             # instead of failing when the relay and a request write at the same moment.
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            _use_wal(cursor)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -64,6 +66,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True, **kwargs
     )
+
+
+def _use_wal(cursor: Any, wait_seconds: float = 30) -> None:
+    """Put a SQLite database in WAL mode, waiting up to ``wait_seconds`` s for other writers.
+
+    Switching a fresh file to WAL needs an exclusive lock, and SQLite answers "database is
+    locked" at once, without its busy handler, while another process holds a write lock (as a
+    second replica migrating the same fresh file does). A database already in WAL is left as is.
+    """
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @contextmanager
