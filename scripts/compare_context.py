@@ -20,7 +20,7 @@ repository root, with either of
 (the second after ``python3 -m venv /tmp/ctxvenv && /tmp/ctxvenv/bin/pip install medspacy pydantic``).
 ``numpy<2`` because uv otherwise pairs spaCy 3.7's thinc wheel with a numpy it was not built for.
 ConText runs on a blank English spaCy pipeline: no model is downloaded. Options: ``--shared DIR``
-(default ``/work/shared/data``), ``--repeats N`` (timed passes, default 7), ``--no-latency``,
+(a data folder laid out as ``dev/`` and ``field/``; default: the copies in ``tests/data``), ``--repeats N`` (timed passes, default 7), ``--no-latency``,
 ``--details`` (list each disagreement). Output names calls by id and indicators by code; call
 narratives are never printed. Exits 2 with a message when medspaCy is not installed.
 
@@ -720,7 +720,7 @@ def latency(policy: Policy, calls: list[dict[str, Any]], context: ConTextVerdict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument("--shared", type=Path, default=Path("/work/shared/data"))
+    parser.add_argument("--shared", type=Path, default=None, help="a data folder with dev/ and field/")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--details", action="store_true")
@@ -756,7 +756,12 @@ def main() -> None:
         "ctx disp+comma": ConTextVerdicts(policy, "dispatch+comma"),
     }
     score_sentences(policy, systems, args.details)
-    paths = [args.shared / "field" / "calls.jsonl", args.shared / "dev" / "calls.jsonl"]
+    data = ROOT / "tests" / "data"
+    paths = (
+        [args.shared / "field" / "calls.jsonl", args.shared / "dev" / "calls.jsonl"]
+        if args.shared
+        else [data / "field_calls.jsonl", data / "dev_calls.jsonl"]
+    )
     calls = score_calls(policy, paths, systems, args.details)
     if not args.no_latency:
         latency(policy, calls, context, args.repeats)

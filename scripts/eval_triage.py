@@ -11,8 +11,8 @@ nothing fires, how often the call type alone decides and the words standing in w
 nothing; and a check that no call type fires an indicator its own qualifier negates ("NO
 SHOOTINGS", "VERBAL", "PAST"). Exits 1 when a target fails.
 
-Reads the repository's copies in ``tests/data``; ``--shared DIR`` reads ``/work/shared/data``-style
-folders instead (``dev/calls.jsonl``, ``dev/calls_es.jsonl``, ``dev/fairness.jsonl``,
+Reads the repository's copies in ``tests/data``; ``--shared DIR`` reads a data folder laid out
+as ``dev/``, ``field/`` and ``real/`` instead (``dev/calls.jsonl``, ``dev/calls_es.jsonl``, ``dev/fairness.jsonl``,
 ``field/calls.jsonl``, ``real/calltypes/*.csv``, ``real/narratives/911-first-utterances.csv``);
 the Spanish fairness templates and the unseen Spanish calls were written for this repository, so
 they are always read from ``tests/data``. The unseen Spanish calls are held out: their accuracy
@@ -124,7 +124,7 @@ class DataPaths:
 
 
 def data_paths(shared: Path | None) -> DataPaths:
-    """The repository's copies, or a ``/work/shared/data``-style folder's files."""
+    """The repository's copies, or the files of a ``--shared`` data folder."""
     data = ROOT / "tests" / "data"
     if shared is None:
         return DataPaths(
@@ -705,7 +705,7 @@ def main(argv: list[str] | None = None) -> int:
     if failures:
         print("FAIL (targets not met): " + "; ".join(failures))
         return 1
-    print("PASS: every Done-when target met")
+    print("PASS: every quality target met")
     return 0
 
 
