@@ -20,7 +20,8 @@ repository root, with either of
 (the second after ``python3 -m venv /tmp/ctxvenv && /tmp/ctxvenv/bin/pip install medspacy pydantic``).
 ``numpy<2`` because uv otherwise pairs spaCy 3.7's thinc wheel with a numpy it was not built for.
 ConText runs on a blank English spaCy pipeline: no model is downloaded. Options: ``--shared DIR``
-(a data folder laid out as ``dev/`` and ``field/``; default: the copies in ``tests/data``), ``--repeats N`` (timed passes, default 7), ``--no-latency``,
+(a data folder laid out as ``dev/`` and ``field/``; default: the copies in ``tests/data``),
+``--repeats N`` (timed passes, default 7), ``--no-latency``,
 ``--details`` (list each disagreement). Output names calls by id and indicators by code; call
 narratives are never printed. Exits 2 with a message when medspaCy is not installed.
 

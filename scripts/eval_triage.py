@@ -12,7 +12,8 @@ nothing; and a check that no call type fires an indicator its own qualifier nega
 SHOOTINGS", "VERBAL", "PAST"). Exits 1 when a target fails.
 
 Reads the repository's copies in ``tests/data``; ``--shared DIR`` reads a data folder laid out
-as ``dev/``, ``field/`` and ``real/`` instead (``dev/calls.jsonl``, ``dev/calls_es.jsonl``, ``dev/fairness.jsonl``,
+as ``dev/``, ``field/`` and ``real/`` instead (``dev/calls.jsonl``, ``dev/calls_es.jsonl``,
+``dev/fairness.jsonl``,
 ``field/calls.jsonl``, ``real/calltypes/*.csv``, ``real/narratives/911-first-utterances.csv``);
 the Spanish fairness templates and the unseen Spanish calls were written for this repository, so
 they are always read from ``tests/data``. The unseen Spanish calls are held out: their accuracy
