@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +25,7 @@ class Topic(StrEnum):
     """Kafka topics, fixed by the architecture; dead letters go to ``<topic>.dlq``."""
 
     CALLS_RECEIVED = "dispatch.calls.received.v1"
+    CALLS_UPDATED = "dispatch.calls.updated.v1"
     CALLS_TRIAGED = "dispatch.calls.triaged.v1"
     CALLS_ROUTED = "dispatch.calls.routed.v1"
     CALLS_STATUS = "dispatch.calls.status.v1"
@@ -90,6 +91,26 @@ class CallStatus(StrEnum):
     ON_SCENE = "on_scene"
     RESOLVED = "resolved"
     CANCELLED = "cancelled"
+
+
+class RouteReason(StrEnum):
+    """Why routing (re)routed a call: its first decision, a new revision, a dispatcher, the field."""
+
+    TRIAGED = "triaged"
+    RE_TRIAGED = "re_triaged"
+    OVERRIDE = "override"
+    BACKUP = "backup"
+
+
+class OverrideReason(StrEnum):
+    """Why a dispatcher overruled the system: a fixed vocabulary, so overrides can be audited by reason."""
+
+    CALLER_HISTORY = "caller_history"
+    OFFICER_SAFETY = "officer_safety"
+    CLINICIAN_REQUEST = "clinician_request"
+    NO_UNIT_OF_TYPE = "no_unit_of_type"
+    DISPATCHER_JUDGMENT = "dispatcher_judgment"
+    OTHER = "other"
 
 
 class Disposition(StrEnum):
@@ -187,6 +208,28 @@ class CallReceived(Event):
     received_at: datetime
 
 
+class CallUpdated(Event):
+    """A CAD system resent an incident with changes, or appended a supplemental note.
+
+    ``narrative`` is the whole call as triage must read it now: the first narrative, each later
+    narrative and every note, in time order, one per line. ``revision`` counts the versions of
+    the call: 1 is the ``CallReceived``, so an update is 2 or more.
+    """
+
+    topic = Topic.CALLS_UPDATED
+    ce_type = "org.dispatch.call.updated.v1"
+
+    call_id: UUID
+    cad_incident_id: str
+    revision: Annotated[int, Field(ge=2)]
+    change: Literal["resent", "note"]
+    narrative: str
+    call_type: str | None = None
+    location: Location | None = None
+    received_at: datetime
+    updated_at: datetime
+
+
 class CallTriaged(Event):
     """Triage decided which response a call needs, and why."""
 
@@ -198,6 +241,9 @@ class CallTriaged(Event):
     location: Location | None = None
     received_at: datetime
     triaged_at: datetime
+    revision: Annotated[int, Field(ge=1)] = Field(
+        default=1, description="The call version decided: 1 for the first, then one per CallUpdated."
+    )
 
 
 class CallRouted(Event):
@@ -215,6 +261,11 @@ class CallRouted(Event):
     clinician_followup: bool = False
     distance_km: float | None = None
     routed_at: datetime
+    reason: RouteReason = RouteReason.TRIAGED
+    override_reason: OverrideReason | None = Field(
+        default=None, description="The dispatcher's reason when ``reason`` is 'override'."
+    )
+    revision: Annotated[int, Field(ge=1)] = Field(default=1, description="The triage revision routed.")
 
 
 class CallStatusChanged(Event):
@@ -252,5 +303,6 @@ class UnitStatusChanged(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.ce_type: cls for cls in (CallReceived, CallTriaged, CallRouted, CallStatusChanged, UnitStatusChanged)
+    cls.ce_type: cls
+    for cls in (CallReceived, CallUpdated, CallTriaged, CallRouted, CallStatusChanged, UnitStatusChanged)
 }
