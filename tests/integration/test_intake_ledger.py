@@ -5,7 +5,7 @@ from uuid import UUID
 
 import pytest
 from dispatch_shared.db import make_engine, migrate, transaction
-from dispatch_shared.events import CallStatus
+from dispatch_shared.events import CallStatus, Route
 from dispatch_shared.outbox import Outbox
 from intake import ledger
 from intake.app import MIGRATIONS
@@ -133,3 +133,52 @@ def test_retention_purges_narratives_and_caller_but_keeps_the_record(engine: Eng
     assert record.decision["indicators"] == [{**said.model_dump(mode="json"), "text": ""}]  # no excerpt
     assert recent is not None and recent.narrative == "Man hearing voices"
     assert purged.events == 1 and len(payloads) == 1 and str(new) in payloads[0]
+
+
+def test_route_and_decision_follow_the_newest_triage_revision_whatever_the_arrival_order(
+    engine: Engine,
+) -> None:
+    call_id = accept(engine)
+    newer = triaged(call_id, at=later(5), route="co_response", threat_level="elevated", priority=2, rule="R2")
+    newer.revision = 2
+    with transaction(engine) as session:
+        ledger.record_triaged(session, newer)
+        # Revision 1's decision and routing arrive late (another topic, another partition order).
+        ledger.record_triaged(session, triaged(call_id, at=later(1)))
+        ledger.record_routed(session, routed(call_id, at=later(2)))
+    with transaction(engine) as session:
+        record = ledger.get_ledger(session, call_id)
+    assert (record.route, record.threat_level, record.priority) == ("co_response", "elevated", 2)
+    assert record.decision is not None and record.decision["rule"] == "R2"
+    triaged_steps = [(s.step, getattr(s, "revision", None)) for s in record.timeline if s.step == "triaged"]
+    assert triaged_steps == [("triaged", 1), ("triaged", 2)]  # every revision on the timeline, by time
+    assert record.status == CallStatus.ASSIGNED
+
+
+def test_once_routed_the_route_is_routings_and_a_new_revision_changes_it_only_through_routing(
+    engine: Engine,
+) -> None:
+    call_id = accept(engine)
+    with transaction(engine) as session:
+        ledger.record_triaged(session, triaged(call_id, at=later(1)))
+        routed_police = routed(call_id, at=later(2))
+        routed_police.route = Route.POLICE  # a dispatcher's override of revision 1
+        ledger.record_routed(session, routed_police)
+    with transaction(engine) as session:
+        assert ledger.get_ledger(session, call_id).route == "police"
+        # Revision 2 reads as a de-escalation; routing keeps the police unit (a suggestion only).
+        second = triaged(call_id, at=later(3), route="clinician_only", threat_level="none", priority=3)
+        second.revision = 2
+        ledger.record_triaged(session, second)
+    with transaction(engine) as session:
+        record = ledger.get_ledger(session, call_id)
+    assert (record.route, record.priority) == ("police", 3)  # what was sent, not what was read
+    assert record.threat_level == "none"  # the decision record follows the newest revision
+    # Revision 3 escalates: routing re-routes and says so; the ledger follows routing.
+    with transaction(engine) as session:
+        third = routed(call_id, at=later(4))
+        third.route, third.priority, third.revision = Route.CO_RESPONSE, 1, 3
+        ledger.record_routed(session, third)
+    with transaction(engine) as session:
+        record = ledger.get_ledger(session, call_id)
+    assert (record.route, record.priority) == ("co_response", 1)

@@ -211,8 +211,9 @@ class CallReceived(Event):
 class CallUpdated(Event):
     """A CAD system resent an incident with changes, or appended a supplemental note.
 
-    ``narrative`` is the whole call as triage must read it now: the first narrative, each later
-    narrative and every note, in time order, one per line. ``revision`` counts the versions of
+    ``narrative`` is the whole call as triage must read it now: the latest narrative (CAD resends
+    the whole incident, so a resent narrative replaces the earlier one), then every note in time
+    order, one per line. ``revision`` counts the versions of
     the call: 1 is the ``CallReceived``, so an update is 2 or more.
     """
 

@@ -1,7 +1,8 @@
 """Retention: health information is kept only ``RETENTION_DAYS``, in every service.
 
-A narrative, the caller's details, the phrases triage matched in a narrative, a responder's
-notes and the raw event payloads that carried any of them are health information. Each service
+A narrative (every version CAD sent), a supplemental note added to a call, the caller's
+details, the phrases triage matched in a narrative, a responder's notes and the raw event
+payloads that carried any of them are health information. Each service
 describes how to clear them from its own tables as a *purge pass*; this module holds what the
 passes share and runs them:
 

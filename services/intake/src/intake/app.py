@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from intake import ledger
 from intake.models import IntakeOutbox, IntakeProcessedEvent
 from intake.retention import purge_before
-from intake.schemas import CallAccepted, CallPage, CallSubmission, LedgerRecord
+from intake.schemas import CallAccepted, CallPage, CallSubmission, LedgerRecord, NoteSubmission
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -90,30 +90,77 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     if settings.rate_limit_per_minute:
         app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
 
+    def submit(submission: CallSubmission) -> tuple[CallAccepted, bool]:
+        """Accept a new call or apply a repeat; the answer and whether it is a new call."""
+        with transaction(runtime.engine) as session:
+            existing = ledger.find_by_incident(session, submission.cad_incident_id)
+            if existing is None:
+                call = ledger.accept_call(session, submission=submission, outbox=runtime.outbox)
+                return CallAccepted(call_id=UUID(call.call_id), status=CallStatus.RECEIVED), True
+            repeat = ledger.resubmit_call(
+                session, call_id=existing.call_id, submission=submission, outbox=runtime.outbox
+            )
+            call = repeat.call
+            accepted = CallAccepted(
+                call_id=UUID(call.call_id),
+                status=CallStatus(call.status),
+                updated=repeat.updated,
+                revision=call.revision,
+            )
+        return accepted, False
+
     @app.post(
         "/v1/calls",
         status_code=202,
         tags=["calls"],
-        summary="Submit a call (idempotent on cad_incident_id)",
-        responses={200: {"model": CallAccepted, "description": "Already received: the same call"}},
+        summary="Submit a call (idempotent on cad_incident_id; a changed resend updates it)",
+        responses={
+            200: {
+                "model": CallAccepted,
+                "description": "Already received: the same call, updated (``updated`` true) if the "
+                "narrative, call type or location differ",
+            },
+            409: {"description": "A changed resend of a resolved or cancelled call"},
+        },
         dependencies=[Depends(require(Role.CAD)), Depends(rate_limited)],
     )
     def submit_call(submission: CallSubmission, response: Response, runtime: RuntimeDep) -> CallAccepted:
         try:
-            with transaction(runtime.engine) as session:
-                existing = ledger.find_by_incident(session, submission.cad_incident_id)
-                if existing is None:
-                    call = ledger.accept_call(session, submission=submission, outbox=runtime.outbox)
-                    accepted = CallAccepted(call_id=UUID(call.call_id), status=CallStatus.RECEIVED)
-        except IntegrityError:
-            existing = None  # a concurrent post of the same incident won the insert
-            with transaction(runtime.engine) as session:
-                existing = ledger.find_by_incident(session, submission.cad_incident_id)
-            if existing is None:
-                raise
-        if existing is not None:
+            try:
+                accepted, new = submit(submission)
+            except IntegrityError:
+                # A concurrent post of the same incident won the insert: this post is a repeat of it.
+                accepted, new = submit(submission)
+        except ledger.ChangeRefused as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from None
+        if not new:
             response.status_code = 200
-            return CallAccepted(call_id=UUID(existing.call_id), status=CallStatus(existing.status))
+        if new or accepted.updated:
+            runtime.relay.wake()
+        return accepted
+
+    @app.post(
+        "/v1/calls/{call_id}/notes",
+        status_code=202,
+        tags=["calls"],
+        summary="Append a supplemental note to a call; triage decides the call again",
+        responses={
+            404: {"description": "No such call"},
+            409: {"description": "The call is resolved or cancelled, or its text is full"},
+        },
+        dependencies=[Depends(require(Role.CAD)), Depends(rate_limited)],
+    )
+    def add_note(call_id: UUID, note: NoteSubmission, runtime: RuntimeDep) -> CallAccepted:
+        try:
+            with transaction(runtime.engine) as session:
+                call = ledger.add_note(session, call_id=call_id, note=note, outbox=runtime.outbox)
+                accepted = CallAccepted(
+                    call_id=call_id, status=CallStatus(call.status), updated=True, revision=call.revision
+                )
+        except ledger.UnknownCall:
+            raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
+        except ledger.ChangeRefused as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from None
         runtime.relay.wake()
         return accepted
 

@@ -4,12 +4,23 @@ Plain functions over a database session; the HTTP routes and the event handlers 
 Events from different topics can arrive out of order (a call may be routed before intake has
 seen that it was triaged), so the ledger orders its timeline by event time and only ever moves
 a call's status forward.
+
+A call changes after it is received when CAD resends the incident with a different narrative,
+call type or location (the new version replaces the old) or appends a supplemental note; each
+change is a new revision, published as ``CallUpdated`` with the whole call text (see
+``intake.revisions`` for the rules). Changes are serialised on the call's row: the first write
+of the transaction locks it (a row lock on PostgreSQL, the database's write lock on SQLite), and
+only then is the call read, compared and counted. Triage decides each revision; the call's
+route, priority, threat level and decision follow the newest revision, never an older one
+arriving late.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from dispatch_shared.events import (
@@ -19,15 +30,24 @@ from dispatch_shared.events import (
     CallStatus,
     CallStatusChanged,
     CallTriaged,
+    CallUpdated,
     Location,
     utcnow,
 )
 from dispatch_shared.outbox import Outbox
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from intake.models import Call, TimelineEntry
-from intake.schemas import CallPage, CallSubmission, LedgerRecord, TimelineStep
+from intake.models import Call, CallChange, TimelineEntry
+from intake.revisions import (
+    IncidentVersion,
+    Note,
+    changed_fields,
+    compose_call_text,
+    next_revision,
+    precedence,
+)
+from intake.schemas import CallPage, CallSubmission, LedgerRecord, NoteSubmission, TimelineStep
 
 # How far along the lifecycle each status is; the ledger never moves a call backwards.
 _PROGRESS = {
@@ -42,8 +62,28 @@ _PROGRESS = {
 }
 
 
+_STATUSES = {status.value for status in CallStatus}
+_CLOSED = {CallStatus.RESOLVED, CallStatus.CANCELLED}
+# Timeline steps of changes, by CallUpdated.change.
+_CHANGE_STEPS = {"resent": "updated", "note": "note"}
+# The whole call text one CallUpdated may carry: a bound on what every later note republishes.
+CALL_TEXT_MAX_CHARS = 50_000
+
+
 class UnknownCall(LookupError):
     """An event or request named a call the ledger does not have."""
+
+
+class ChangeRefused(ValueError):
+    """A change the call cannot take: it is resolved or cancelled, or its text is full. ``str`` says why."""
+
+
+@dataclass(frozen=True)
+class Resubmission:
+    """What a repeat submission of a known incident did: ``updated`` is False for an unchanged repeat."""
+
+    call: Call
+    updated: bool
 
 
 def find_by_incident(session: Session, cad_incident_id: str) -> Call | None:
@@ -82,6 +122,138 @@ def accept_call(session: Session, *, submission: CallSubmission, outbox: Outbox)
     return call
 
 
+def _location(call: Call) -> Location | None:
+    if call.address is None and call.lat is None and call.lon is None:
+        return None
+    return Location(address=call.address, lat=call.lat, lon=call.lon)
+
+
+def _lock_call(session: Session, call_id: str) -> Call:
+    """The call's row, read fresh after locking it until the transaction ends; UnknownCall if none.
+
+    The lock is taken by a write that changes nothing, which both databases serialise: PostgreSQL
+    locks the row, SQLite takes its write lock (waiting out the busy timeout). Concurrent changes
+    to one call therefore run one after the other, and each reads the revision the last left.
+    """
+    locked = session.exec(update(Call).where(col(Call.call_id) == call_id).values(revision=Call.revision))
+    if locked.rowcount == 0:
+        raise UnknownCall(call_id)
+    call = session.get(Call, call_id, populate_existing=True)
+    if call is None:  # deleted between the two statements: only possible outside a transaction
+        raise UnknownCall(call_id)
+    return call
+
+
+def _refuse_if_closed(call: Call) -> None:
+    if CallStatus(call.status) in _CLOSED:
+        raise ChangeRefused(f"call {call.call_id} is {call.status}; it takes no more changes")
+
+
+def _notes(session: Session, call_id: str) -> list[Note]:
+    rows = session.exec(
+        select(CallChange).where(CallChange.call_id == call_id, CallChange.change == "note")
+    ).all()
+    return [Note(text=row.narrative or "", at=row.at, revision=row.revision) for row in rows]
+
+
+def _record_change(
+    session: Session,
+    call: Call,
+    *,
+    change: Literal["resent", "note"],
+    at: datetime,
+    text: str,
+    outbox: Outbox,
+) -> None:
+    """Count the change as the call's next revision, keep it, put it on the timeline, stage ``CallUpdated``.
+
+    ``call`` must be locked (``_lock_call``) and, for a resend, already hold the new version.
+    ``text`` is the resent narrative or the note. ChangeRefused if the whole text grows too long.
+    """
+    call.revision = next_revision(call.revision)
+    call.updated_at = utcnow()
+    session.add(call)
+    session.add(
+        CallChange(
+            call_id=call.call_id,
+            revision=call.revision,
+            change=change,
+            narrative=text,
+            call_type=call.call_type if change == "resent" else None,
+            address=call.address if change == "resent" else None,
+            lat=call.lat if change == "resent" else None,
+            lon=call.lon if change == "resent" else None,
+            at=at,
+        )
+    )
+    session.add(
+        TimelineEntry(
+            call_id=call.call_id,
+            status=_CHANGE_STEPS[change],
+            at=at,
+            details=json.dumps({"revision": call.revision, "change": change}),
+        )
+    )
+    session.flush()
+    whole_text = compose_call_text(call.narrative, _notes(session, call.call_id))
+    if len(whole_text) > CALL_TEXT_MAX_CHARS:
+        raise ChangeRefused(
+            f"call {call.call_id} would hold more than {CALL_TEXT_MAX_CHARS} characters of text"
+        )
+    outbox.add(
+        session,
+        CallUpdated(
+            call_id=UUID(call.call_id),
+            cad_incident_id=call.cad_incident_id,
+            revision=call.revision,
+            change=change,
+            narrative=whole_text,
+            call_type=call.call_type,
+            location=_location(call),
+            received_at=call.received_at,
+            updated_at=at,
+        ),
+    )
+
+
+def resubmit_call(
+    session: Session, *, call_id: str, submission: CallSubmission, outbox: Outbox
+) -> Resubmission:
+    """A repeat submission of a known incident: an update if narrative, call type or location differ.
+
+    An unchanged repeat changes nothing (``updated`` False), whatever the call's status. A
+    differing one replaces the call's narrative, call type and location, keeps the version as a
+    ``resent`` change and stages ``CallUpdated`` (change ``resent``, the next revision).
+    UnknownCall if there is no such call; ChangeRefused if it is resolved or cancelled.
+    """
+    call = _lock_call(session, call_id)
+    stored = IncidentVersion(call.narrative or "", call.call_type, _location(call))
+    sent = IncidentVersion(submission.narrative, submission.call_type, submission.location)
+    if not changed_fields(stored, sent):
+        return Resubmission(call=call, updated=False)
+    _refuse_if_closed(call)
+    location = submission.location
+    call.narrative = submission.narrative
+    call.call_type = submission.call_type
+    call.address = location.address if location else None
+    call.lat = location.lat if location else None
+    call.lon = location.lon if location else None
+    _record_change(session, call, change="resent", at=utcnow(), text=submission.narrative, outbox=outbox)
+    return Resubmission(call=call, updated=True)
+
+
+def add_note(session: Session, *, call_id: UUID, note: NoteSubmission, outbox: Outbox) -> Call:
+    """Append a supplemental note as the call's next revision and stage ``CallUpdated`` (change ``note``).
+
+    The note is timed at ``note.at`` (now when omitted). UnknownCall if there is no such call;
+    ChangeRefused if it is resolved or cancelled or its whole text would grow too long.
+    """
+    call = _lock_call(session, str(call_id))
+    _refuse_if_closed(call)
+    _record_change(session, call, change="note", at=note.at or utcnow(), text=note.text, outbox=outbox)
+    return call
+
+
 def _advance(session: Session, call_id: UUID, status: CallStatus, at: Any, details: dict[str, Any]) -> Call:
     call = session.get(Call, str(call_id))
     if call is None:
@@ -95,30 +267,53 @@ def _advance(session: Session, call_id: UUID, status: CallStatus, at: Any, detai
 
 
 def record_triaged(session: Session, event: CallTriaged) -> None:
-    """The triage decision: route, threat and priority, with the explained record."""
+    """The triage decision of one revision: a ``triaged`` step, and route, threat and priority.
+
+    Every revision gets its step. Threat level and decision record come from the newest revision
+    seen (an older revision arriving late changes none of them). Route and priority are triage's
+    only until routing has routed the call: from then on they are what routing did (its
+    ``CallRouted``), since routing may decline a de-escalation and keep the units it sent.
+    """
     decision = event.decision
     call = _advance(
         session,
         event.call_id,
         CallStatus.TRIAGED,
         event.triaged_at,
-        {"route": decision.route, "rule": decision.rule, "priority": decision.priority},
+        {
+            "route": decision.route,
+            "rule": decision.rule,
+            "priority": decision.priority,
+            "revision": event.revision,
+        },
     )
-    call.route = call.route or decision.route
+    standing = precedence(event.revision, call.decided_revision, has_route=call.route is not None)
+    if standing == "older":
+        return
+    routed = _PROGRESS[CallStatus(call.status)] >= _PROGRESS[CallStatus.QUEUED]
+    if standing == "newer" and not routed:
+        call.route = decision.route
+        call.priority = decision.priority
+    else:
+        call.route = call.route or decision.route
+        call.priority = call.priority or decision.priority
     call.threat_level = decision.threat_level
-    call.priority = call.priority or decision.priority
     call.decision = decision.model_dump_json()
+    call.decided_revision = event.revision
 
 
 def record_routed(session: Session, event: CallRouted) -> None:
-    """Routing queued the call or assigned a unit."""
+    """Routing queued the call or assigned a unit; route and priority only from its newest revision."""
     details: dict[str, Any] = {"route": event.route, "fallback_used": event.fallback_used}
     if event.unit:
         details["unit"] = event.unit.model_dump(mode="json")
         details["distance_km"] = event.distance_km
     call = _advance(session, event.call_id, event.status, event.routed_at, details)
-    call.route = event.route
-    call.priority = event.priority
+    # Routing of an older revision than the call's newest decision does not bring its route back.
+    if precedence(event.revision, call.decided_revision, has_route=call.route is not None) != "older":
+        call.route = event.route
+        call.priority = event.priority
+        call.decided_revision = event.revision
     if event.unit:
         call.assigned_unit_id = event.unit.unit_id
         call.assigned_unit_type = event.unit.type
@@ -149,11 +344,7 @@ def _timelines(session: Session, call_ids: list[str]) -> dict[str, list[Timeline
 
 def ledger_record(call: Call, entries: list[TimelineEntry]) -> LedgerRecord:
     """The call with its timeline (``entries``, in order)."""
-    location = (
-        Location(address=call.address, lat=call.lat, lon=call.lon)
-        if call.address is not None or call.lat is not None
-        else None
-    )
+    location = _location(call)
     unit = (
         AssignedUnit(unit_id=call.assigned_unit_id, type=call.assigned_unit_type)
         if call.assigned_unit_id
@@ -172,8 +363,14 @@ def ledger_record(call: Call, entries: list[TimelineEntry]) -> LedgerRecord:
         assigned_unit=unit,
         disposition=call.disposition,
         decision=json.loads(call.decision) if call.decision else None,
-        timeline=[TimelineStep(status=e.status, at=e.at, **json.loads(e.details)) for e in entries],
+        revision=call.revision,
+        timeline=[_step(entry) for entry in entries],
     )
+
+
+def _step(entry: TimelineEntry) -> TimelineStep:
+    status = CallStatus(entry.status) if entry.status in _STATUSES else None
+    return TimelineStep(step=entry.status, status=status, at=entry.at, **json.loads(entry.details))
 
 
 def get_ledger(session: Session, call_id: UUID) -> LedgerRecord:

@@ -1,4 +1,4 @@
-"""intake's tables: the call ledger, its timeline, and the outbox and inbox of its events."""
+"""intake's tables: the call ledger, its timeline, its changes, and the outbox and inbox of its events."""
 
 from __future__ import annotations
 
@@ -40,6 +40,34 @@ class Call(SQLModel, table=True):
         description="``updated_at`` of the row when retention last cleared it; a later change (say, a "
         "decision arriving after the purge) makes the row due again.",
     )
+    revision: int = Field(
+        default=1, description="Versions of the call: 1 as first received, plus one per accepted change."
+    )
+    decided_revision: int | None = Field(
+        default=None,
+        description="The newest revision a triage or routing event has set route and priority from.",
+    )
+
+
+class CallChange(SQLModel, table=True):
+    """One accepted change to a call: CAD resent it with changes, or added a supplemental note.
+
+    A ``resent`` row keeps that version of the incident (narrative, call type, location); a
+    ``note`` row keeps the note's text in ``narrative``. Retention clears ``narrative``. The
+    primary key makes a revision number unique per call.
+    """
+
+    __tablename__ = "intake_call_changes"
+
+    call_id: str = Field(foreign_key="intake_calls.call_id", primary_key=True, max_length=36)
+    revision: int = Field(primary_key=True)
+    change: str = Field(max_length=10, description="'resent' or 'note'.")
+    narrative: str | None = Field(default=None, description="The resent narrative or the note; purgeable.")
+    call_type: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=500)
+    lat: float | None = None
+    lon: float | None = None
+    at: datetime = Field(sa_type=UtcDateTime, description="When CAD made the change (a note's ``at``).")
 
 
 class TimelineEntry(SQLModel, table=True):
@@ -49,7 +77,7 @@ class TimelineEntry(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     call_id: str = Field(foreign_key="intake_calls.call_id", index=True, max_length=36)
-    status: str = Field(max_length=20)
+    status: str = Field(max_length=20, description="A CallStatus, or 'updated' / 'note' for a change.")
     at: datetime = Field(sa_type=UtcDateTime)
     details: str = Field(default="{}", description="JSON of what the event added.")
 

@@ -1,8 +1,9 @@
 """intake's retention pass: narratives, caller details and matched phrases leave the ledger.
 
 The call's decision, route, timeline and disposition stay for insights; the narrative, the
-caller's details, the phrases triage matched (blanked in the stored decision) and the delivered
-``CallReceived`` payloads that carried the narrative are purged. The pass runs through
+caller's details, the text of every change (resent narratives and supplemental notes), the
+phrases triage matched (blanked in the stored decision) and the delivered ``CallReceived`` and
+``CallUpdated`` payloads that carried any of them are purged. The pass runs through
 ``dispatch_shared.retention``.
 """
 
@@ -18,11 +19,11 @@ from dispatch_shared.retention import (
     without_excerpts,
 )
 from dispatch_shared.retention import purge as run_purge
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from intake.models import Call, IntakeOutbox, IntakeProcessedEvent
+from intake.models import Call, CallChange, IntakeOutbox, IntakeProcessedEvent
 
 __all__ = ["Purged", "purge", "purge_before"]
 
@@ -31,7 +32,8 @@ def purge_before(session: Session, cutoff: datetime, limit: int = BATCH_ROWS) ->
     """Clear up to ``limit`` calls received before ``cutoff``, and their delivered payloads.
 
     A call is due until retention has cleared it as it stands now: a decision that arrives after
-    its narrative was purged (a slow or replayed ``CallTriaged``) is blanked by the next pass.
+    its narrative was purged (a slow or replayed ``CallTriaged``) is blanked by the next pass, and
+    so is a change (a resend or a note) made after it; retention counts from ``received_at``.
     """
     calls = session.exec(
         select(Call)
@@ -41,6 +43,9 @@ def purge_before(session: Session, cutoff: datetime, limit: int = BATCH_ROWS) ->
         )
         .limit(limit)
     ).all()
+    due = [call.call_id for call in calls]
+    if due:
+        session.exec(update(CallChange).where(col(CallChange.call_id).in_(due)).values(narrative=None))
     for call in calls:
         call.narrative = None
         call.caller = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from dispatch_shared.events import AssignedUnit, CallStatus, Location, Route, ThreatLevel, utcnow
@@ -11,6 +11,7 @@ from dispatch_shared.text import CleanText
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 NARRATIVE_MAX_CHARS = 10_000
+NOTE_MAX_CHARS = 2_000
 EARLIEST_RECEIVED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
 CadIncidentId = Annotated[
@@ -33,7 +34,10 @@ class CallSubmission(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cad_incident_id: CadIncidentId = Field(description="CAD's own incident id; reposting it is a no-op.")
+    cad_incident_id: CadIncidentId = Field(
+        description="CAD's own incident id. Reposting it unchanged is a no-op; reposting it with a "
+        "different narrative, call type or location updates the call (the new version replaces the old)."
+    )
     call_type: Annotated[CleanText, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
         default=None, description="CAD call type, e.g. an APCO code such as SUICTHRT."
     )
@@ -57,30 +61,87 @@ class CallSubmission(BaseModel):
     @field_validator("received_at")
     @classmethod
     def _aware(cls, received_at: datetime | None) -> datetime | None:
-        if received_at is None:
-            return None
-        if received_at.tzinfo is None:
-            raise ValueError("received_at must include a timezone offset")
-        # Within a sane window: outside it the time is a CAD error, and a far-future time would
-        # also keep the narrative from ever being purged.
-        if not EARLIEST_RECEIVED_AT <= received_at <= utcnow() + timedelta(hours=1):
-            raise ValueError("received_at must be after 2000 and not in the future")
-        return received_at
+        return _sane_time(received_at, "received_at")
+
+
+def _sane_time(value: datetime | None, name: str) -> datetime | None:
+    """``value`` if it is aware and within a sane window; ValueError naming ``name`` otherwise."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must include a timezone offset")
+    # Within a sane window: outside it the time is a CAD error, and a far-future time would
+    # also keep the text from ever being purged.
+    if not EARLIEST_RECEIVED_AT <= value <= utcnow() + timedelta(hours=1):
+        raise ValueError(f"{name} must be after 2000 and not in the future")
+    return value
+
+
+class NoteSubmission(BaseModel):
+    """A supplemental note CAD appends to a call (the caller called back, the call-taker learned more)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[
+        CleanText, StringConstraints(strip_whitespace=True, min_length=1, max_length=NOTE_MAX_CHARS)
+    ]
+    at: datetime | None = Field(default=None, description="When CAD added the note; now if omitted.")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text:
+            raise ValueError("a note needs some text")
+        return text
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, at: datetime | None) -> datetime | None:
+        return _sane_time(at, "at")
 
 
 class CallAccepted(BaseModel):
-    """The answer to a submission."""
+    """The answer to a submission or a note."""
 
     call_id: UUID
     status: CallStatus
+    updated: bool = Field(
+        default=False,
+        description="True when this request changed a call intake already had (a differing resend or "
+        "a note); false for a new call and for an unchanged repeat.",
+    )
+    revision: int = Field(
+        default=1, ge=1, description="The call's revision now: 1 as first received, plus one per change."
+    )
+
+
+TimelineStepKind = Literal[
+    "received",
+    "triaged",
+    "queued",
+    "assigned",
+    "en_route",
+    "on_scene",
+    "resolved",
+    "cancelled",
+    "updated",
+    "note",
+]
 
 
 class TimelineStep(BaseModel):
-    """One step of the call's lifecycle."""
+    """One step of the call's lifecycle, or a change to the call.
+
+    Lifecycle steps carry their ``status``. A change carries ``status`` null and ``step``
+    ``updated`` (CAD resent the incident with changes) or ``note`` (a supplemental note), with
+    ``revision`` and ``change`` among the details; the text itself is never in the timeline.
+    ``triaged`` steps name the ``revision`` they decided.
+    """
 
     model_config = ConfigDict(extra="allow")
 
-    status: CallStatus
+    step: TimelineStepKind = Field(description="The lifecycle status reached, or 'updated' / 'note'.")
+    status: CallStatus | None = Field(description="The lifecycle status reached; null for a change.")
     at: datetime
 
 
@@ -98,7 +159,10 @@ class LedgerRecord(BaseModel):
     priority: int | None
     assigned_unit: AssignedUnit | None
     disposition: str | None
-    decision: dict[str, Any] | None = Field(description="The triage decision with its indicators.")
+    decision: dict[str, Any] | None = Field(
+        description="The triage decision of the newest revision decided, with its indicators."
+    )
+    revision: int = Field(description="The call's revision: 1 as first received, plus one per change.")
     timeline: list[TimelineStep]
 
 

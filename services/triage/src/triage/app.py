@@ -1,4 +1,4 @@
-"""triage's HTTP API and event handler: classifies received calls and offers a side-effect-free preview."""
+"""triage's HTTP API and event handlers: classifies received and updated calls, and offers a preview."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from dispatch_shared.auth import Role, require
 from dispatch_shared.consumer import handles
-from dispatch_shared.events import CallReceived, Topic, TriageDecision
+from dispatch_shared.events import CallReceived, CallUpdated, Topic, TriageDecision
 from dispatch_shared.http import create_service_app
 from dispatch_shared.http import serve as serve_app
 from dispatch_shared.retention import start_retention
@@ -57,7 +57,7 @@ def create_app(settings: TriageSettings | None = None, store: PolicyStore | None
     settings = settings or TriageSettings()
     policies = store or PolicyStore()
 
-    def on_received(session: Session, call: CallReceived) -> None:
+    def on_call(session: Session, call: CallReceived | CallUpdated) -> None:
         triage_call(session, call=call, policy=policies.current, outbox=runtime.outbox)
 
     runtime = ServiceRuntime(
@@ -65,7 +65,10 @@ def create_app(settings: TriageSettings | None = None, store: PolicyStore | None
         migrations_dir=MIGRATIONS,
         outbox_table=TriageOutbox,
         inbox_table=TriageProcessedEvent,
-        handlers={Topic.CALLS_RECEIVED: handles(CallReceived, on_received)},
+        handlers={
+            Topic.CALLS_RECEIVED: handles(CallReceived, on_call),
+            Topic.CALLS_UPDATED: handles(CallUpdated, on_call),
+        },
     )
 
     async def watch_policy() -> None:

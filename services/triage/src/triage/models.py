@@ -1,4 +1,4 @@
-"""triage's tables: one decision per call, and the outbox and inbox of its events."""
+"""triage's tables: one decision per call revision, and the outbox and inbox of its events."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from sqlmodel import Field, SQLModel
 
 
 class Decision(SQLModel, table=True):
-    """The decision triage made for a call; one per call, whatever the redeliveries."""
+    """The decision triage made for one revision of a call; one per revision, whatever the redeliveries."""
 
     __tablename__ = "triage_decisions"
 
     call_id: str = Field(primary_key=True, max_length=36)
+    revision: int = Field(default=1, primary_key=True, description="1 for CallReceived, then CallUpdated's.")
     route: str = Field(max_length=20, index=True)
     threat_level: str = Field(max_length=20)
     priority: int

@@ -26,7 +26,7 @@ from triage.models import Decision, TriageOutbox, TriageProcessedEvent
 def purge_before(session: Session, cutoff: datetime, limit: int = BATCH_ROWS) -> Purged:
     """Blank the matched text of up to ``limit`` decisions made before ``cutoff``; drop delivered payloads.
 
-    A decision is written once and never changed, so one redaction is final.
+    A decision (one per call revision) is written once and never changed, so one redaction is final.
     """
     decisions = session.exec(
         select(Decision)

@@ -1,0 +1,79 @@
+"""A call that turns dangerous after it was triaged is triaged again, and the ledger shows both.
+
+Runs the three services as real processes on the real broker: a supplemental note posted to
+intake becomes ``CallUpdated`` revision 2, triage decides the whole call text again and publishes
+``CallTriaged`` revision 2, and intake's ledger shows the note and both decisions in order. What
+routing does with a second revision is not asserted here.
+"""
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from dispatch_shared.cloudevents import decode
+from dispatch_shared.events import CallTriaged, Route, ThreatLevel, Topic
+
+from tests.e2e.conftest import Stack
+from tests.factories import submission
+from tests.stack import auth, collect
+
+pytestmark = pytest.mark.e2e
+
+FIRST = "Man talking to himself outside the library"
+NOTE = "now he has a knife and is waving it at people"
+THREAT_ORDER = [ThreatLevel.NONE, ThreatLevel.ELEVATED, ThreatLevel.HIGH, ThreatLevel.IMMINENT]
+
+
+def ledger_until(
+    client: httpx.Client, call_id: str, until: Any, what: str, timeout: float = 30
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    record: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        record = client.get(f"/v1/calls/{call_id}", headers=auth("console")).json()
+        if until(record):
+            return record
+        time.sleep(0.2)
+    raise AssertionError(f"ledger never showed {what}: {record}")
+
+
+def triaged_revisions(record: dict[str, Any]) -> list[int]:
+    return [step["revision"] for step in record["timeline"] if step["step"] == "triaged"]
+
+
+async def test_a_note_that_raises_the_threat_is_triaged_again(stack: Stack) -> None:
+    with httpx.Client(base_url=stack["intake"].url, timeout=10) as client:
+        posted = client.post("/v1/calls", json=submission(narrative=FIRST), headers=auth("cad"))
+        assert posted.status_code == 202, posted.text
+        call_id = posted.json()["call_id"]
+        first = ledger_until(client, call_id, lambda r: triaged_revisions(r) == [1], "revision 1 triaged")
+        assert first["route"] == Route.CLINICIAN_ONLY and first["threat_level"] == ThreatLevel.NONE
+
+        noted = client.post(f"/v1/calls/{call_id}/notes", json={"text": NOTE}, headers=auth("cad"))
+        assert noted.status_code == 202, noted.text
+        assert noted.json()["revision"] == 2
+
+        record = ledger_until(client, call_id, lambda r: triaged_revisions(r) == [1, 2], "revision 2 triaged")
+
+    records = await collect(stack.namespace + Topic.CALLS_TRIAGED, count=2)
+    decisions = {}
+    for message in records:
+        event = decode(message.headers, message.value).event
+        assert isinstance(event, CallTriaged) and str(event.call_id) == call_id
+        decisions[event.revision] = event.decision
+    assert set(decisions) == {1, 2}
+    assert decisions[1].route == Route.CLINICIAN_ONLY
+    assert decisions[2].route in {Route.CO_RESPONSE, Route.POLICE}
+    assert THREAT_ORDER.index(decisions[2].threat_level) > THREAT_ORDER.index(decisions[1].threat_level)
+
+    # Routing's own steps (queued, assigned) may fall anywhere between; they are not the point here.
+    steps = [
+        (step["step"], step.get("revision"))
+        for step in record["timeline"]
+        if step["step"] in {"received", "triaged", "note", "updated"}
+    ]
+    assert steps == [("received", None), ("triaged", 1), ("note", 2), ("triaged", 2)]
+    assert record["threat_level"] == decisions[2].threat_level  # the ledger follows the newest revision
+    assert record["revision"] == 2
+    assert NOTE not in stack.logs() and FIRST not in stack.logs()  # call text never reaches the logs
