@@ -8,17 +8,27 @@ routing running as a real process on the real broker. The call reaches routing t
 does, as a ``CallTriaged`` event on Kafka.
 """
 
+import asyncio
 import json
 import shutil
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, cast
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from dispatch_shared.cloudevents import KafkaMessage, encode
-from dispatch_shared.events import CallTriaged, Indicator, IndicatorFamily, Location, utcnow
+from dispatch_shared.events import (
+    CallTriaged,
+    Indicator,
+    IndicatorFamily,
+    Location,
+    Route,
+    ThreatLevel,
+    utcnow,
+)
 from dispatch_shared.kafka import KafkaLink
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
@@ -89,9 +99,12 @@ async def kafka(kafka_bootstrap: str, namespace: str) -> AsyncIterator[KafkaLink
     await link.stop()
 
 
-async def send_triaged_call(kafka: KafkaLink, **reading: Any) -> str:
-    call_id = uuid4()
+async def send_triaged_call(
+    kafka: KafkaLink, *, call_id: UUID | None = None, revision: int = 1, **reading: Any
+) -> str:
+    call_id = call_id or uuid4()
     event = CallTriaged(
+        revision=revision,
         call_id=call_id,
         decision=decision(
             **reading,
@@ -252,3 +265,58 @@ async def test_a_dispatcher_follows_a_call_from_queue_to_resolution(
     streams = [url for url in urls if "/v1/stream?" in url]
     assert streams and all("token=" in url for url in streams)
     assert not [url for url in urls if TEST_KEYS["console"] in url]  # the key never entered a URL
+
+
+async def test_a_revision_shows_added_units_staging_and_a_suggestion(
+    routing: ServiceProcess, browser: WebDriver, kafka: KafkaLink, tmp_path: Path
+) -> None:
+    with httpx.Client(base_url=routing.url, timeout=10) as client:
+        units = [
+            {"unit_id": "CL-8", "type": "clinician", "name": "Clinician 8", "lat": 47.6253, "lon": -122.3222},
+            {"unit_id": "P-8", "type": "police", "name": "Police 8", "lat": 47.6687, "lon": -122.3847},
+        ]
+        assert client.post("/v1/units", json=units, headers=auth("ops")).status_code == 200
+    browser.get(f"{routing.url}/console")
+    browser.find_element(By.ID, "api-key").send_keys(TEST_KEYS["console"])
+    browser.find_element(By.CSS_SELECTOR, "#key-form button[type=submit]").click()
+    wait_for(browser, ec.text_to_be_present_in_element((By.ID, "connection"), "Live"), "the stream go live")
+
+    call_id = await send_triaged_call(kafka)
+    wait_for(
+        browser,
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, f"#call-{call_id} [data-field=unit]"), "CL-8"),
+        "the clinician assigned",
+    )
+    # The scene turns dangerous: police go, the clinician team stays and stages.
+    await send_triaged_call(
+        kafka, call_id=UUID(call_id), revision=2, route=Route.POLICE, threat_level=ThreatLevel.IMMINENT
+    )
+    wait_for(
+        browser,
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, f"#call-{call_id} [data-field=unit]"), "P-8"),
+        "the police unit added",
+    )
+    units_line = browser.find_element(By.CSS_SELECTOR, f"#call-{call_id} [data-field=unit]").text
+    assert units_line.startswith("Units: CL-8") and "P-8 (Police" in units_line and "added" in units_line
+    assert "stage" in browser.find_element(By.CSS_SELECTOR, f"#call-{call_id} [data-field=staging]").text
+
+    # A later revision asking for less is kept as a suggestion; nobody is taken off the call. It
+    # publishes no event, so a console shows it on its next refresh (every 30 s, or a reload).
+    await send_triaged_call(
+        kafka, call_id=UUID(call_id), revision=3, route=Route.CO_RESPONSE, threat_level=ThreatLevel.HIGH
+    )
+    with httpx.Client(base_url=routing.url, timeout=10) as client:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while client.get(f"/v1/calls/{call_id}", headers=auth("console")).json()["revision"] != 3:
+            assert time.monotonic() < deadline, "never saw revision 3 applied"
+            await asyncio.sleep(0.2)
+    browser.refresh()
+    suggested = wait_for(
+        browser,
+        ec.visibility_of_element_located((By.CSS_SELECTOR, f"#call-{call_id} [data-field=suggested]")),
+        "the suggested route",
+    )
+    assert suggested.text.startswith("Suggested: Co-response")
+    assert "P-8" in browser.find_element(By.CSS_SELECTOR, f"#call-{call_id} [data-field=unit]").text
+    browser.save_screenshot(str(tmp_path / "console-revision.png"))
+    assert policy_violations(browser) == []

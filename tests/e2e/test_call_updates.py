@@ -2,8 +2,8 @@
 
 Runs the three services as real processes on the real broker: a supplemental note posted to
 intake becomes ``CallUpdated`` revision 2, triage decides the whole call text again and publishes
-``CallTriaged`` revision 2, and intake's ledger shows the note and both decisions in order. What
-routing does with a second revision is not asserted here.
+``CallTriaged`` revision 2, routing escalates at once (adds a co-response or police unit beside
+the clinician team already on the call), and intake's ledger shows every step in order.
 """
 
 import time
@@ -42,9 +42,20 @@ def triaged_revisions(record: dict[str, Any]) -> list[int]:
     return [step["revision"] for step in record["timeline"] if step["step"] == "triaged"]
 
 
+WHERE = {"lat": 47.6097, "lon": -122.3422}
+UNITS = [
+    {"unit_id": f"{kind}-E2E", "type": kind, "name": f"{kind} e2e", **WHERE}
+    for kind in ("clinician", "co_response", "police")
+]
+
+
 async def test_a_note_that_raises_the_threat_is_triaged_again(stack: Stack) -> None:
+    registered = httpx.post(f"{stack['routing'].url}/v1/units", json=UNITS, headers=auth("ops"), timeout=10)
+    assert registered.status_code == 200, registered.text
     with httpx.Client(base_url=stack["intake"].url, timeout=10) as client:
-        posted = client.post("/v1/calls", json=submission(narrative=FIRST), headers=auth("cad"))
+        posted = client.post(
+            "/v1/calls", json=submission(narrative=FIRST, location=WHERE), headers=auth("cad")
+        )
         assert posted.status_code == 202, posted.text
         call_id = posted.json()["call_id"]
         first = ledger_until(client, call_id, lambda r: triaged_revisions(r) == [1], "revision 1 triaged")
@@ -55,6 +66,24 @@ async def test_a_note_that_raises_the_threat_is_triaged_again(stack: Stack) -> N
         assert noted.json()["revision"] == 2
 
         record = ledger_until(client, call_id, lambda r: triaged_revisions(r) == [1, 2], "revision 2 triaged")
+        record = ledger_until(
+            client,
+            call_id,
+            lambda r: any(s.get("reason") == "re_triaged" for s in r["timeline"]),
+            "routing's re-routing of revision 2",
+        )
+    # The clinician team stays the call's unit; the escalation adds the unit the new route needs.
+    assert record["assigned_unit"]["type"] == "clinician"
+    rerouted = [s for s in record["timeline"] if s.get("reason") == "re_triaged"]
+    assert len(rerouted) == 1 and rerouted[0]["revision"] == 2
+    assert rerouted[0]["route"] in {Route.CO_RESPONSE, Route.POLICE}
+    assert rerouted[0]["unit"]["type"] in {"co_response", "police"}
+    assert record["route"] == rerouted[0]["route"]
+    routing_url = f"{stack['routing'].url}/v1/calls/{call_id}"
+    routing_view = httpx.get(routing_url, headers=auth("console"), timeout=10)
+    assert sorted(u["type"] for u in routing_view.json()["units"]) == sorted(
+        ["clinician", rerouted[0]["unit"]["type"]]
+    )
 
     records = await collect(stack.namespace + Topic.CALLS_TRIAGED, count=2)
     decisions = {}

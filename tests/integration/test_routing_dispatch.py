@@ -5,6 +5,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -16,6 +17,7 @@ from dispatch_shared.events import (
     Disposition,
     Location,
     Route,
+    ThreatLevel,
     UnitStatus,
     UnitType,
 )
@@ -24,7 +26,7 @@ from routing import calls, dispatch, roster
 from routing.app import MIGRATIONS
 from routing.assignment import DEFAULT_FALLBACKS
 from routing.lifecycle import TransitionNotAllowed
-from routing.models import RoutedCall, RoutingOutbox, RoutingUnit
+from routing.models import CallUnit, RoutedCall, RoutingOutbox, RoutingUnit
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -79,6 +81,20 @@ def arrive(
     with transaction(engine) as session:
         dispatch.route_call(session, event=event, chains=CHAINS, outbox=OUTBOX)
     return str(call_id)
+
+
+def revise(engine: Engine, call_id: str, revision: int, route: Route, **decided: Any) -> RoutedCall:
+    """Triage decided again on a known call (its ``revision``)."""
+    event = CallTriaged(
+        call_id=UUID(call_id),
+        decision=decision(route=route, **decided),
+        location=Location(lat=PIKE_PLACE[0], lon=PIKE_PLACE[1]),
+        received_at=T0,
+        triaged_at=T0,
+        revision=revision,
+    )
+    with transaction(engine) as session:
+        return dispatch.route_call(session, event=event, chains=CHAINS, outbox=OUTBOX)
 
 
 def report(engine: Engine, call_id: str, status: CallStatus, **fields: Any) -> RoutedCall:
@@ -311,16 +327,18 @@ def race(workers: list[Callable[[], Any]]) -> list[Any]:
 
 
 def assert_roster_consistent(engine: Engine) -> None:
-    """No unit on two calls, every open assigned call's unit points back at it."""
+    """No unit on two calls, every open call's units (primary and added) point back at it."""
     with transaction(engine) as session:
         units = {u.unit_id: u for u in session.exec(select(RoutingUnit))}
         open_calls = session.exec(
             select(RoutedCall).where(col(RoutedCall.status).in_(["assigned", "en_route", "on_scene"]))
         ).all()
-    holders = Counter(c.unit_id for c in open_calls)
+        added = session.exec(select(CallUnit).where(col(CallUnit.released_at).is_(None))).all()
+    on_calls = [(c.unit_id, c.call_id) for c in open_calls] + [(a.unit_id, a.call_id) for a in added]
+    holders = Counter(unit_id for unit_id, _ in on_calls)
     assert all(count == 1 for count in holders.values()), holders
-    for routed in open_calls:
-        assert units[routed.unit_id].current_call_id == routed.call_id
+    for unit_id, call_id in on_calls:
+        assert units[unit_id].current_call_id == call_id
     for u in units.values():
         if u.current_call_id is not None:
             assert holders[u.unit_id] == 1
@@ -460,3 +478,63 @@ def test_every_event_names_a_real_call_or_unit(engine: Engine) -> None:
             assert UUID(payload["call_id"]) == UUID(call_id)
         else:
             assert payload["unit_id"] == "CL-1"
+
+
+def test_escalations_and_arrivals_racing_never_send_a_unit_twice(database_url: str, engine: Engine) -> None:
+    for n in range(4):
+        register(engine, f"CL-{n}", UnitType.CLINICIAN, CAPITOL_HILL)
+    register(engine, "P-0", UnitType.POLICE, BALLARD)
+    register(engine, "P-1", UnitType.POLICE, BALLARD)
+    clinician_calls = [arrive(engine, minutes=n) for n in range(4)]
+    instances = [make_engine(database_url), make_engine(database_url)]
+    try:
+        workers: list[Callable[[], Any]] = [
+            partial(
+                revise, instances[i % 2], c, 2, Route.POLICE, threat_level=ThreatLevel.IMMINENT, priority=1
+            )
+            for i, c in enumerate(clinician_calls)
+        ]
+        workers += [
+            partial(arrive, instances[i % 2], Route.POLICE, priority=2, minutes=10 + i, crisis=False)
+            for i in range(3)
+        ]
+        results = race(workers)
+        assert not [r for r in results if isinstance(r, Exception)], results
+    finally:
+        for instance in instances:
+            instance.dispose()
+
+    assert_roster_consistent(engine)
+    police_calls = [r for r in results if isinstance(r, str)]
+    escalated = [call(engine, c) for c in clinician_calls]
+    assert all(c.route == Route.POLICE and c.revision == 2 and c.staging for c in escalated)
+    assert all(c.unit_id and c.unit_id.startswith("CL-") for c in escalated)  # the clinicians stay
+    # Two police units, seven calls that want one: each went once; every other escalation waits for one.
+    with transaction(engine) as session:
+        added = {a.unit_id: a.call_id for a in session.exec(select(CallUnit))}
+    primaries = {c.unit_id: c.call_id for c in (call(engine, i) for i in police_calls) if c.unit_id}
+    assert sorted([*added, *primaries]) == ["P-0", "P-1"]
+    assert all((c.awaiting_route is None) == (c.call_id in added.values()) for c in escalated)
+    assert sum(c.awaiting_route == Route.POLICE for c in escalated) >= 2
+
+    # P-0's call ends: P-0 goes to an escalation still waiting (priority 1) before the queue (priority 2).
+    report(engine, (added | primaries)["P-0"], CallStatus.CANCELLED)
+    now_on = unit(engine, "P-0").current_call_id
+    assert now_on in clinician_calls and now_on not in added.values()
+    assert call(engine, now_on).awaiting_route is None
+    assert_roster_consistent(engine)
+
+
+def test_an_escalation_never_makes_a_call_less_urgent_and_is_published_without_a_new_unit(
+    engine: Engine,
+) -> None:
+    register(engine, "CO-1", UnitType.CO_RESPONSE)
+    call_id = arrive(engine, Route.CLINICIAN_ONLY, priority=2)  # served by the co-response team (fallback)
+    escalated = revise(engine, call_id, 2, Route.CO_RESPONSE, threat_level=ThreatLevel.ELEVATED, priority=3)
+
+    assert (escalated.route, escalated.threat_level, escalated.priority) == ("co_response", "elevated", 2)
+    assert escalated.unit_id == "CO-1" and escalated.awaiting_route is None
+    routed = [p for kind, p in events(engine) if kind == "call.routed"]
+    assert [(p["reason"], p["revision"], p["unit"]) for p in routed][1:] == [("re_triaged", 2, None)]
+    with transaction(engine) as session:
+        assert session.exec(select(CallUnit)).all() == []

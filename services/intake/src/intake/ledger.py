@@ -32,6 +32,7 @@ from dispatch_shared.events import (
     CallTriaged,
     CallUpdated,
     Location,
+    RouteReason,
     utcnow,
 )
 from dispatch_shared.outbox import Outbox
@@ -303,8 +304,17 @@ def record_triaged(session: Session, event: CallTriaged) -> None:
 
 
 def record_routed(session: Session, event: CallRouted) -> None:
-    """Routing queued the call or assigned a unit; route and priority only from its newest revision."""
-    details: dict[str, Any] = {"route": event.route, "fallback_used": event.fallback_used}
+    """Routing queued the call or assigned a unit; route and priority only from its newest revision.
+
+    A re-routing (``reason`` re_triaged, override or backup) is a step of its own with its reason
+    and revision; a unit it adds stands beside the first, which stays the call's assigned unit.
+    """
+    details: dict[str, Any] = {
+        "route": event.route,
+        "fallback_used": event.fallback_used,
+        "reason": event.reason,
+        "revision": event.revision,
+    }
     if event.unit:
         details["unit"] = event.unit.model_dump(mode="json")
         details["distance_km"] = event.distance_km
@@ -314,7 +324,7 @@ def record_routed(session: Session, event: CallRouted) -> None:
         call.route = event.route
         call.priority = event.priority
         call.decided_revision = event.revision
-    if event.unit:
+    if event.unit and (call.assigned_unit_id is None or event.reason == RouteReason.TRIAGED):
         call.assigned_unit_id = event.unit.unit_id
         call.assigned_unit_type = event.unit.type
 

@@ -2,7 +2,9 @@
 
 A lifecycle update is applied with a conditional update on the status it was checked against:
 when two updates of one call race, one applies and the other is re-checked against what won.
-Closing a call frees its unit, which then takes the most urgent queued call it can serve.
+Closing a call frees all its units (the primary and any added on escalation), and each then takes
+the most urgent queued call it can serve. Steps between (en route, on scene) move the primary
+unit: the lifecycle endpoint takes no unit id, so an added unit stays ``dispatched`` until then.
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select, update
 
 from routing.assignment import FallbackChains
-from routing.dispatch import publish_unit, take_dispatch_lock, take_next_call
+from routing.dispatch import publish_unit, take_dispatch_lock, take_next_call, units_on_call
 from routing.insights import CallOutcome, CrisisCall
 from routing.lifecycle import CLOSED, REPORTABLE, check_transition, unit_status_for
-from routing.models import RoutedCall, RoutingUnit
+from routing.models import CallUnit, RoutedCall, RoutingUnit
 
 __all__ = [
     "StatusReport",
     "UnknownCall",
+    "added_units",
     "crisis_calls",
     "get_call",
     "list_calls",
@@ -86,7 +89,11 @@ def _apply_step(session: Session, call: RoutedCall, report: StatusReport, at: da
         "version": RoutedCall.version + 1,
     }
     if report.status in CLOSED:
-        values |= {"disposition": report.disposition, "use_of_force": report.use_of_force}
+        values |= {
+            "disposition": report.disposition,
+            "use_of_force": report.use_of_force,
+            "awaiting_route": None,  # a closed call waits for nobody
+        }
     if report.notes is not None:
         values["notes"] = report.notes
     result = session.exec(
@@ -101,9 +108,46 @@ def _apply_step(session: Session, call: RoutedCall, report: StatusReport, at: da
 def _move_unit(
     session: Session, *, call: RoutedCall, chains: FallbackChains, outbox: Outbox, at: datetime
 ) -> None:
-    """Keep the assigned unit in step with its call; a closed call frees it for the queue."""
+    """Keep the primary unit in step with its call; a closed call frees every unit on it for the queue."""
+    freed: list[RoutingUnit] = []
+    if call.status in CLOSED:
+        for added in units_on_call(session, call):
+            freed.extend(_free_added(session, call=call, added=added, outbox=outbox, at=at))
+    freed.extend(_move_primary(session, call=call, outbox=outbox, at=at))
+    for unit in freed:  # once all are free, so each sees the others' calls taken
+        take_next_call(session, unit=unit, chains=chains, outbox=outbox, at=at)
+
+
+def _free_added(
+    session: Session, *, call: RoutedCall, added: CallUnit, outbox: Outbox, at: datetime
+) -> list[RoutingUnit]:
+    """Release a unit added to a closed call; returns it when it is ours to free."""
+    added.released_at = at
+    session.add(added)
+    result = session.exec(
+        update(RoutingUnit)
+        .where(col(RoutingUnit.unit_id) == added.unit_id, col(RoutingUnit.current_call_id) == call.call_id)
+        .values(
+            status=UnitStatus.AVAILABLE,
+            current_call_id=None,
+            available_since=at,
+            updated_at=at,
+            version=RoutingUnit.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return []  # re-registered away from this call meanwhile
+    unit = session.get(RoutingUnit, added.unit_id, populate_existing=True)
+    assert unit is not None
+    publish_unit(session, unit=unit, outbox=outbox, at=at)
+    return [unit]
+
+
+def _move_primary(session: Session, *, call: RoutedCall, outbox: Outbox, at: datetime) -> list[RoutingUnit]:
+    """Move the primary unit with its call; returns it when the call freed it."""
     if call.unit_id is None:
-        return
+        return []
     status = unit_status_for(CallStatus(call.status))
     values: dict[str, object] = {"status": status, "updated_at": at, "version": RoutingUnit.version + 1}
     if status is UnitStatus.AVAILABLE:
@@ -117,12 +161,11 @@ def _move_unit(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        return  # the unit was re-registered away from this call; nothing of ours to move
+        return []  # the unit was re-registered away from this call; nothing of ours to move
     unit = session.get(RoutingUnit, call.unit_id, populate_existing=True)
     assert unit is not None
     publish_unit(session, unit=unit, outbox=outbox, at=at)
-    if status is UnitStatus.AVAILABLE:
-        take_next_call(session, unit=unit, chains=chains, outbox=outbox, at=at)
+    return [unit] if status is UnitStatus.AVAILABLE else []
 
 
 def report_status(
@@ -156,6 +199,21 @@ def report_status(
         _move_unit(session, call=call, chains=chains, outbox=outbox, at=at)
         return call
     raise ConcurrentUpdate(f"call {call_id} kept changing; try again")
+
+
+def added_units(session: Session, call_ids: Sequence[str]) -> dict[str, list[CallUnit]]:
+    """Units added to each of ``call_ids`` by escalations (released ones too), in the order sent."""
+    if not call_ids:
+        return {}
+    rows = session.exec(
+        select(CallUnit)
+        .where(col(CallUnit.call_id).in_(list(call_ids)))
+        .order_by(col(CallUnit.assigned_at), col(CallUnit.unit_id))
+    ).all()
+    found: dict[str, list[CallUnit]] = {}
+    for row in rows:
+        found.setdefault(row.call_id, []).append(row)
+    return found
 
 
 def list_calls(

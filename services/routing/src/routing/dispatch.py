@@ -8,11 +8,16 @@ several routing instances share one database:
   checked by row count; whoever loses a race moves on to the next candidate;
 * decisions that could pair a waiting call with an idle unit first take the dispatch lock row,
   so a call queued here and a unit freed there cannot miss each other.
+
+A call triaged again (a higher ``CallTriaged.revision``) is re-routed by ``retriage.decide_retriage``:
+an escalation adds a unit at once (a ``routing_call_units`` row beside the primary ``unit_id``),
+or marks the call ``awaiting_route`` when none is free so the next unit freed that serves it goes.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
@@ -21,13 +26,18 @@ from dispatch_shared.events import (
     CallRouted,
     CallStatus,
     CallTriaged,
+    Location,
     Route,
+    RouteReason,
+    ThreatLevel,
+    TriageDecision,
     UnitStatus,
     UnitStatusChanged,
     UnitType,
     utcnow,
 )
 from dispatch_shared.outbox import Outbox
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select, update
 
 from routing.assignment import (
@@ -40,14 +50,18 @@ from routing.assignment import (
     terms_of_service,
 )
 from routing.language import language_code, needs_interpreter
-from routing.models import DispatchLock, RoutedCall, RoutingUnit
+from routing.lifecycle import CLOSED
+from routing.models import CallUnit, DispatchLock, RoutedCall, RoutingUnit
+from routing.retriage import THREAT_RANK, CallState, RetriageAction, decide_retriage
 
 __all__ = [
     "assign_unit",
     "claim_queued_call",
     "claim_unit",
     "publish_unit",
+    "retriage_call",
     "route_call",
+    "units_on_call",
     "take_dispatch_lock",
     "take_next_call",
 ]
@@ -94,9 +108,13 @@ def _as_available(unit: RoutingUnit) -> AvailableUnit:
 
 
 def _as_queued(call: RoutedCall) -> QueuedCall:
+    """The call as the queue ranks it; an escalated call awaiting a unit waits for its awaited route."""
+    waiting_for = (
+        call.awaiting_route if call.status != CallStatus.QUEUED and call.awaiting_route else call.route
+    )
     return QueuedCall(
         call_id=call.call_id,
-        route=Route(call.route),
+        route=Route(waiting_for),
         priority=call.priority,
         received_at=call.received_at,
         lat=call.lat,
@@ -142,7 +160,14 @@ def claim_queued_call(
 
 
 def _record_assignment(
-    session: Session, *, call: RoutedCall, unit: RoutingUnit, terms: Candidate, outbox: Outbox, at: datetime
+    session: Session,
+    *,
+    call: RoutedCall,
+    unit: RoutingUnit,
+    terms: Candidate,
+    outbox: Outbox,
+    at: datetime,
+    reason: RouteReason = RouteReason.TRIAGED,
 ) -> None:
     call.status = CallStatus.ASSIGNED
     call.unit_id = unit.unit_id
@@ -166,9 +191,64 @@ def _record_assignment(
             clinician_followup=call.clinician_followup,
             distance_km=call.distance_km,
             routed_at=at,
+            reason=reason,
+            revision=call.revision,
         ),
     )
     publish_unit(session, unit=unit, outbox=outbox, at=at)
+
+
+def _record_added_unit(
+    session: Session,
+    *,
+    call: RoutedCall,
+    unit: RoutingUnit,
+    terms: Candidate,
+    outbox: Outbox,
+    at: datetime,
+) -> CallUnit:
+    """Put a claimed ``unit`` on ``call`` beside its primary, and publish both changes."""
+    distance = round(terms.distance_km, 3) if terms.distance_km is not None else None
+    added = CallUnit(
+        call_id=call.call_id,
+        unit_id=unit.unit_id,
+        unit_type=unit.type,
+        revision=call.revision,
+        distance_km=distance,
+        fallback_used=terms.fallback_used,
+        assigned_at=at,
+    )
+    session.add(added)
+    session.flush()
+    outbox.add(
+        session,
+        CallRouted(
+            call_id=UUID(call.call_id),
+            route=Route(call.route),
+            priority=call.priority,
+            status=CallStatus.ASSIGNED,
+            unit=AssignedUnit(unit_id=unit.unit_id, type=UnitType(unit.type), name=unit.name),
+            fallback_used=terms.fallback_used,
+            clinician_followup=call.clinician_followup,
+            distance_km=distance,
+            routed_at=at,
+            reason=RouteReason.RE_TRIAGED,
+            revision=call.revision,
+        ),
+    )
+    publish_unit(session, unit=unit, outbox=outbox, at=at)
+    return added
+
+
+def units_on_call(session: Session, call: RoutedCall) -> list[CallUnit]:
+    """Units added to ``call`` beyond its primary and not yet released, in the order they were sent."""
+    return list(
+        session.exec(
+            select(CallUnit)
+            .where(col(CallUnit.call_id) == call.call_id, col(CallUnit.released_at).is_(None))
+            .order_by(col(CallUnit.assigned_at), col(CallUnit.unit_id))
+        ).all()
+    )
 
 
 def _available_units(session: Session, types: tuple[UnitType, ...]) -> list[RoutingUnit]:
@@ -182,18 +262,57 @@ def _available_units(session: Session, types: tuple[UnitType, ...]) -> list[Rout
 
 
 def assign_unit(
-    session: Session, *, call: RoutedCall, chains: FallbackChains, outbox: Outbox, at: datetime
+    session: Session,
+    *,
+    call: RoutedCall,
+    chains: FallbackChains,
+    outbox: Outbox,
+    at: datetime,
+    reason: RouteReason = RouteReason.TRIAGED,
 ) -> RoutingUnit | None:
-    """Send the best available unit to ``call`` (a new, uncommitted call); None when none can go."""
+    """Send the best available unit to ``call`` (new, or queued under the dispatch lock); None if none can."""
     route = Route(call.route)
     units = _available_units(session, chains[route])
     for candidate in rank_units(call=_as_queued(call), units=map(_as_available, units), chains=chains):
         unit = claim_unit(session, unit_id=candidate.unit.unit_id, call_id=call.call_id, at=at)
         if unit is None:
             continue  # another instance claimed it first: try the next best
-        _record_assignment(session, call=call, unit=unit, terms=candidate, outbox=outbox, at=at)
+        _record_assignment(
+            session, call=call, unit=unit, terms=candidate, outbox=outbox, at=at, reason=reason
+        )
         return unit
     return None
+
+
+def _add_unit(
+    session: Session, *, call: RoutedCall, route: Route, chains: FallbackChains, outbox: Outbox, at: datetime
+) -> CallUnit | None:
+    """Add the best available unit of ``route``'s chain to a call that has units; None when none is free."""
+    units = _available_units(session, chains[route])
+    wanted = replace(_as_queued(call), route=route)
+    for candidate in rank_units(call=wanted, units=map(_as_available, units), chains=chains):
+        unit = claim_unit(session, unit_id=candidate.unit.unit_id, call_id=call.call_id, at=at)
+        if unit is None:
+            continue
+        return _record_added_unit(session, call=call, unit=unit, terms=candidate, outbox=outbox, at=at)
+    return None
+
+
+def _claim_awaiting_call(session: Session, *, call_id: str, route: Route) -> RoutedCall | None:
+    """Take an open call's wait for a unit of ``route``; None when it was served, re-triaged or closed."""
+    result = session.exec(
+        update(RoutedCall)
+        .where(
+            col(RoutedCall.call_id) == call_id,
+            col(RoutedCall.awaiting_route) == route,
+            col(RoutedCall.status).not_in(list(CLOSED)),
+        )
+        .values(awaiting_route=None, version=RoutedCall.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    return session.get(RoutedCall, call_id, populate_existing=True)
 
 
 def take_next_call(
@@ -207,12 +326,29 @@ def take_next_call(
         return None
     queued = session.exec(
         select(RoutedCall)
-        .where(col(RoutedCall.status) == CallStatus.QUEUED, col(RoutedCall.route).in_(serves))
+        .where(
+            or_(
+                and_(col(RoutedCall.status) == CallStatus.QUEUED, col(RoutedCall.route).in_(serves)),
+                # Escalated calls whose added unit could not be found: they wait in the same order.
+                and_(col(RoutedCall.awaiting_route).in_(serves), col(RoutedCall.status).not_in(list(CLOSED))),
+            )
+        )
         .order_by(col(RoutedCall.priority), col(RoutedCall.received_at))
         .limit(200)
     ).all()
+    awaiting = {call.call_id for call in queued if call.status != CallStatus.QUEUED}
     available = _as_available(unit)
     for waiting in rank_queue(unit=available, queued=map(_as_queued, queued), chains=chains):
+        if waiting.call_id in awaiting:
+            escalated = _claim_awaiting_call(session, call_id=waiting.call_id, route=waiting.route)
+            if escalated is None:
+                continue
+            claimed = claim_unit(session, unit_id=unit.unit_id, call_id=escalated.call_id, at=at)
+            if claimed is None:
+                raise RuntimeError(f"unit {unit.unit_id} was claimed while this transaction held it")
+            terms = terms_of_service(waiting, available, chains)
+            _record_added_unit(session, call=escalated, unit=claimed, terms=terms, outbox=outbox, at=at)
+            return escalated
         call = claim_queued_call(session, call_id=waiting.call_id, unit=unit, at=at)
         if call is None:
             continue  # cancelled or taken meanwhile
@@ -227,6 +363,25 @@ def take_next_call(
     return None
 
 
+def _reading(decision: TriageDecision, location: Location | None) -> dict[str, object]:
+    """The call's columns that come from triage's decision (and where the call is, when given)."""
+    values: dict[str, object] = {
+        "route": decision.route,
+        "priority": decision.priority,
+        "clinician_followup": decision.clinician_followup,
+        "threat_level": decision.threat_level,
+        "crisis": decision.crisis,
+        "needs_review": decision.needs_review,
+        "ems_required": decision.ems_required,
+        "language": language_code(decision),
+        "needs_interpreter": needs_interpreter(decision),
+        "decision": json.dumps(decision.model_dump(mode="json")),
+    }
+    if location is not None:
+        values |= {"lat": location.lat, "lon": location.lon, "address": location.address}
+    return values
+
+
 def route_call(
     session: Session,
     *,
@@ -234,46 +389,144 @@ def route_call(
     chains: FallbackChains,
     outbox: Outbox,
 ) -> RoutedCall:
-    """Record a triaged call and assign it a unit, or queue it; a call seen before is left alone."""
-    existing = session.get(RoutedCall, str(event.call_id))
-    if existing is not None:
-        return existing
-    decision = event.decision
-    location = event.location
-    at = utcnow()
-    call = RoutedCall(
-        call_id=str(event.call_id),
-        route=decision.route,
-        priority=decision.priority,
-        status=CallStatus.QUEUED,
-        clinician_followup=decision.clinician_followup,
-        lat=location.lat if location else None,
-        lon=location.lon if location else None,
-        address=location.address if location else None,
-        threat_level=decision.threat_level,
-        crisis=decision.crisis,
-        needs_review=decision.needs_review,
-        ems_required=decision.ems_required,
-        language=language_code(decision),
-        needs_interpreter=needs_interpreter(decision),
-        decision=json.dumps(decision.model_dump(mode="json")),
-        received_at=event.received_at,
-        routed_at=at,
-        updated_at=at,
-    )
+    """Record a triaged call and assign it a unit, or queue it; a call seen before is re-triaged."""
     take_dispatch_lock(session)
+    existing = session.get(RoutedCall, str(event.call_id), populate_existing=True)
+    if existing is not None:
+        return retriage_call(session, call=existing, event=event, chains=chains, outbox=outbox)
+    at = utcnow()
+    call = RoutedCall.model_validate(
+        {
+            "call_id": str(event.call_id),
+            "status": CallStatus.QUEUED,
+            "received_at": event.received_at,
+            "routed_at": at,
+            "updated_at": at,
+            "revision": event.revision,
+        }
+        | _reading(event.decision, event.location)
+    )
     session.add(call)
     session.flush()
     if assign_unit(session, call=call, chains=chains, outbox=outbox, at=at) is None:
-        outbox.add(
-            session,
-            CallRouted(
-                call_id=event.call_id,
-                route=decision.route,
-                priority=decision.priority,
-                status=CallStatus.QUEUED,
-                clinician_followup=decision.clinician_followup,
-                routed_at=at,
-            ),
+        _publish_queued(session, call=call, outbox=outbox, at=at, reason=RouteReason.TRIAGED)
+    return call
+
+
+def _publish_queued(
+    session: Session, *, call: RoutedCall, outbox: Outbox, at: datetime, reason: RouteReason
+) -> None:
+    outbox.add(
+        session,
+        CallRouted(
+            call_id=UUID(call.call_id),
+            route=Route(call.route),
+            priority=call.priority,
+            status=CallStatus.QUEUED,
+            clinician_followup=call.clinician_followup,
+            routed_at=at,
+            reason=reason,
+            revision=call.revision,
+        ),
+    )
+
+
+def _update_call(session: Session, call: RoutedCall, values: dict[str, object]) -> RoutedCall:
+    """Write ``values`` to the call (bumping its version) and read it back."""
+    session.exec(
+        update(RoutedCall)
+        .where(col(RoutedCall.call_id) == call.call_id)
+        .values(**values, version=RoutedCall.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    updated = session.get(RoutedCall, call.call_id, populate_existing=True)
+    assert updated is not None
+    return updated
+
+
+def retriage_call(
+    session: Session, *, call: RoutedCall, event: CallTriaged, chains: FallbackChains, outbox: Outbox
+) -> RoutedCall:
+    """Apply a new triage revision of a known call (see ``routing.retriage``); the caller holds the lock.
+
+    Escalations and re-queued calls publish ``CallRouted`` with reason ``re_triaged`` and the
+    revision; a suggestion (de-escalation) or an unchanged response publishes nothing.
+    """
+    decision = event.decision
+    added = units_on_call(session, call)
+    primary = (UnitType(call.unit_type),) if call.unit_id and call.unit_type else ()
+    state = CallState(
+        route=Route(call.route),
+        threat_level=ThreatLevel(call.threat_level or ThreatLevel.NONE),
+        revision=call.revision,
+        status=CallStatus(call.status),
+        unit_types=primary + tuple(UnitType(unit.unit_type) for unit in added),
+    )
+    plan = decide_retriage(
+        state,
+        route=decision.route,
+        threat_level=decision.threat_level,
+        revision=event.revision,
+        chains=chains,
+    )
+    if plan.action is RetriageAction.IGNORE:
+        return call
+    at = utcnow()
+    values: dict[str, object] = {"revision": event.revision, "updated_at": at}
+    if plan.action is RetriageAction.SUGGEST:
+        # The response in force stays; the latest reading and the lesser route wait for a dispatcher.
+        values |= {
+            "decision": json.dumps(decision.model_dump(mode="json")),
+            "suggested_route": decision.route,
+        }
+        return _update_call(session, call, values)
+    if plan.action is RetriageAction.RECORD:
+        reading = _reading(decision, event.location)
+        values |= {
+            "decision": reading["decision"],
+            "priority": min(call.priority, decision.priority),  # never less urgent without a dispatcher
+            "suggested_route": None,
+        }
+        return _update_call(session, call, values)
+    values |= _reading(decision, event.location) | {"suggested_route": None, "routed_at": at}
+    if plan.action is RetriageAction.REQUEUE:
+        call = _update_call(session, call, values)
+        sent = assign_unit(
+            session, call=call, chains=chains, outbox=outbox, at=at, reason=RouteReason.RE_TRIAGED
         )
+        if sent is None:
+            _publish_queued(session, call=call, outbox=outbox, at=at, reason=RouteReason.RE_TRIAGED)
+        return call
+    # Escalation: the new response goes now, the units already there stay, and nothing gets less
+    # urgent or less dangerous on the call without a dispatcher.
+    values |= {
+        "threat_level": max(state.threat_level, decision.threat_level, key=THREAT_RANK.__getitem__),
+        "priority": min(call.priority, decision.priority),
+        "clinician_followup": call.clinician_followup or decision.clinician_followup,
+        "staging": call.staging or plan.staging,
+        "awaiting_route": None,
+    }
+    call = _update_call(session, call, values)
+    if plan.add_unit_for is not None:
+        added_now = _add_unit(
+            session, call=call, route=plan.add_unit_for, chains=chains, outbox=outbox, at=at
+        )
+        if added_now is not None:
+            return call
+        call = _update_call(session, call, {"awaiting_route": plan.add_unit_for})
+    # Nothing added (the units there serve the new route, or none is free yet): the change still goes out.
+    outbox.add(
+        session,
+        CallRouted(
+            call_id=UUID(call.call_id),
+            route=Route(call.route),
+            priority=call.priority,
+            status=CallStatus.ASSIGNED,
+            fallback_used=call.fallback_used,
+            clinician_followup=call.clinician_followup,
+            routed_at=at,
+            reason=RouteReason.RE_TRIAGED,
+            revision=call.revision,
+        ),
+    )
     return call

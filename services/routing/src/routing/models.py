@@ -1,4 +1,5 @@
-"""routing's tables: its calls, its unit roster, the dispatch lock, and the outbox and inbox of its events."""
+"""routing's tables: its calls and the units added to them, its unit roster, the dispatch lock, and the
+outbox and inbox of its events."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ class RoutedCall(SQLModel, table=True):
     """A triaged call routing is responsible for, from queue to resolution.
 
     ``version`` grows with every change; lifecycle updates are conditional on the status they
-    read, so two racing updates of one call cannot both apply.
+    read, so two racing updates of one call cannot both apply. ``unit_id`` is the call's primary
+    unit (the first sent); units added when a new triage revision escalated the call are rows of
+    ``routing_call_units``. ``route``, ``threat_level`` and ``priority`` are the response in force;
+    ``decision`` is triage's latest reading, which may suggest less (``suggested_route``).
     """
 
     __tablename__ = "routing_calls"
@@ -52,12 +56,48 @@ class RoutedCall(SQLModel, table=True):
     cancelled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     version: int = 0
+    revision: int = Field(default=1, description="The triage revision last applied (CallTriaged.revision).")
+    suggested_route: str | None = Field(
+        default=None,
+        max_length=20,
+        description="A lesser route a later revision suggested for a call with units; never applied alone.",
+    )
+    staging: bool = Field(
+        default=False,
+        description="Threat turned imminent with a clinician team on the call: it stages at a safe "
+        "distance until police have made the scene safe.",
+    )
+    awaiting_route: str | None = Field(
+        default=None,
+        max_length=20,
+        index=True,
+        description="An escalation found no free unit for this route: the next freed unit serving it goes.",
+    )
     redacted_as_of: datetime | None = Field(
         default=None,
         sa_type=UtcDateTime,
         description="``updated_at`` of the row when retention last cleared it; a later change (say, "
         "notes reported after the purge) makes the row due again.",
     )
+
+
+class CallUnit(SQLModel, table=True):
+    """A unit added to a call beyond its primary, when a new triage revision escalated the call.
+
+    The unit's own row holds ``current_call_id`` as for a primary, so the claim that sent it is the
+    same conditional update; closing the call frees it and sets ``released_at``.
+    """
+
+    __tablename__ = "routing_call_units"
+
+    call_id: str = Field(primary_key=True, max_length=36)
+    unit_id: str = Field(primary_key=True, max_length=64, index=True)
+    unit_type: str = Field(max_length=20)
+    revision: int = Field(description="The triage revision that added the unit.")
+    distance_km: float | None = None
+    fallback_used: bool = False
+    assigned_at: datetime = Field(sa_type=UtcDateTime)
+    released_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class RoutingUnit(SQLModel, table=True):

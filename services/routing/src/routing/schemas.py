@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from routing.insights import RepeatLocation, RouteOutcomes
 from routing.lifecycle import allowed_after
-from routing.models import RoutedCall, RoutingUnit
+from routing.models import CallUnit, RoutedCall, RoutingUnit
 
 UnitId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
@@ -118,6 +119,17 @@ class CallStatusReport(BaseModel):
         return use_of_force
 
 
+class CallUnitView(BaseModel):
+    """A unit sent to a call: the primary (the first sent) or one added when a revision escalated it."""
+
+    unit_id: str
+    type: UnitType
+    role: Literal["primary", "added"]
+    assigned_at: datetime | None
+    distance_km: float | None = Field(description="Great-circle distance when sent, km; None if unknown.")
+    fallback_used: bool = Field(description="Not the first unit type of the route's fallback chain.")
+
+
 class CallView(BaseModel):
     """A call as routing holds it: the route and why, the unit, the lifecycle, the outcome."""
 
@@ -138,7 +150,21 @@ class CallView(BaseModel):
         "(rule R0_language_not_covered)."
     )
     location: Location | None
-    unit: AssignedUnit | None
+    unit: AssignedUnit | None = Field(description="The primary unit: the first sent.")
+    units: list[CallUnitView] = Field(
+        description="Every unit sent to the call, primary first, then those added by escalations."
+    )
+    revision: int = Field(description="The triage revision applied (1 for the first decision).")
+    suggested_route: Route | None = Field(
+        description="A lesser route a later revision suggests; routing never takes units off a call alone."
+    )
+    staging: bool = Field(
+        description="The threat turned imminent with a clinician team on the call: the team stages at a "
+        "safe distance until police have made the scene safe."
+    )
+    awaiting_route: Route | None = Field(
+        description="An escalation found no free unit for this route; the next freed unit serving it goes."
+    )
     fallback_used: bool
     distance_km: float | None
     disposition: Disposition | None
@@ -156,8 +182,31 @@ class CallView(BaseModel):
     decision: TriageDecision | None = Field(description="Triage's explained decision: indicators, rule, why.")
 
     @classmethod
-    def of(cls, call: RoutedCall) -> CallView:
+    def of(cls, call: RoutedCall, added: Sequence[CallUnit] = ()) -> CallView:
+        """The view of ``call``; ``added`` are its ``routing_call_units`` rows."""
         has_location = call.lat is not None or call.address is not None
+        units: list[CallUnitView] = []
+        if call.unit_id and call.unit_type:
+            primary = CallUnitView(
+                unit_id=call.unit_id,
+                type=UnitType(call.unit_type),
+                role="primary",
+                assigned_at=call.assigned_at,
+                distance_km=call.distance_km,
+                fallback_used=call.fallback_used,
+            )
+            units.append(primary)
+        units += [
+            CallUnitView(
+                unit_id=unit.unit_id,
+                type=UnitType(unit.unit_type),
+                role="added",
+                assigned_at=unit.assigned_at,
+                distance_km=unit.distance_km,
+                fallback_used=unit.fallback_used,
+            )
+            for unit in added
+        ]
         return cls(
             call_id=call.call_id,
             status=CallStatus(call.status),
@@ -176,6 +225,11 @@ class CallView(BaseModel):
                 if call.unit_id and call.unit_type
                 else None
             ),
+            units=units,
+            revision=call.revision,
+            suggested_route=Route(call.suggested_route) if call.suggested_route else None,
+            staging=call.staging,
+            awaiting_route=Route(call.awaiting_route) if call.awaiting_route else None,
             fallback_used=call.fallback_used,
             distance_km=call.distance_km,
             disposition=Disposition(call.disposition) if call.disposition else None,

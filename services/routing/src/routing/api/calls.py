@@ -38,7 +38,9 @@ def list_calls(
         limit=limit,
         offset=offset,
     )
-    return CallPage(items=[CallView.of(call) for call in items], total=total, limit=limit, offset=offset)
+    added = calls.added_units(session, [call.call_id for call in items])
+    views = [CallView.of(call, added.get(call.call_id, [])) for call in items]
+    return CallPage(items=views, total=total, limit=limit, offset=offset)
 
 
 @reads.get(
@@ -46,7 +48,8 @@ def list_calls(
 )
 def get_call(call_id: UUID, session: SessionDep) -> CallView:
     try:
-        return CallView.of(calls.get_call(session, str(call_id)))
+        call = calls.get_call(session, str(call_id))
+        return CallView.of(call, calls.added_units(session, [call.call_id]).get(call.call_id, []))
     except calls.UnknownCall:
         raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
 
@@ -74,7 +77,7 @@ def report_status(
             call = calls.report_status(
                 session, call_id=str(call_id), report=step, chains=chains, outbox=runtime.outbox
             )
-            view = CallView.of(call)
+            view = CallView.of(call, calls.added_units(session, [call.call_id]).get(call.call_id, []))
     except calls.UnknownCall:
         raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
     except TransitionNotAllowed as exc:

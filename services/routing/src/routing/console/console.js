@@ -162,9 +162,13 @@ function callCard(call) {
   const where = call.location
     ? call.location.address || `${call.location.lat?.toFixed(4)}, ${call.location.lon?.toFixed(4)}`
     : "no location";
-  const unit = call.unit
-    ? `${call.unit.unit_id} (${label(call.unit.type)})${call.distance_km != null ? `, ${call.distance_km.toFixed(1)} km` : ""}`
+  const unitText = (u) => `${u.unit_id} (${label(u.type)})${u.distance_km != null ? `, ${u.distance_km.toFixed(1)} km` : ""}`;
+  // The primary unit first, then the units a later triage revision added.
+  const units = call.units && call.units.length ? call.units : call.unit ? [{ ...call.unit, distance_km: call.distance_km }] : [];
+  const unit = units.length
+    ? units.map((u) => unitText(u) + (u.role === "added" ? " added" : "")).join(" · ")
     : "no unit yet";
+  if (call.revision > 1) flags.push(`revision ${call.revision}`);
   return el("li", { class: "card", id: `call-${call.call_id}`, "data-status": call.status, "data-priority": call.priority },
     el("div", { class: "card-head" },
       el("span", { class: "call-id", text: shortId(call.call_id), title: call.call_id }),
@@ -178,7 +182,16 @@ function callCard(call) {
       ...flags.map((flag) => el("span", { class: "badge flag", text: flag })),
     ),
     el("p", { class: "meta", text: `Threat ${call.threat_level || "unknown"} · ${where} · received ${minutesAgo(call.received_at)}` }),
-    el("p", { class: "meta", "data-field": "unit", text: `Unit: ${unit}` }),
+    el("p", { class: "meta", "data-field": "unit", text: `${units.length > 1 ? "Units" : "Unit"}: ${unit}` }),
+    call.staging
+      ? el("p", { class: "alert", "data-field": "staging", text: "Clinician team: stage at a safe distance until police clear the scene" })
+      : null,
+    call.awaiting_route
+      ? el("p", { class: "alert", "data-field": "awaiting", text: `Waiting for a ${label(call.awaiting_route)} unit` })
+      : null,
+    call.suggested_route
+      ? el("p", { class: "meta suggested", "data-field": "suggested", text: `Suggested: ${label(call.suggested_route)} (units stay until a dispatcher decides)` })
+      : null,
     call.decision ? el("p", { class: "explanation", text: call.decision.explanation }) : null,
     indicatorList(call.decision),
     actions(call),
