@@ -22,7 +22,7 @@ from intake.schemas import CallSubmission
 from routing import calls, dispatch
 from routing.app import MIGRATIONS as ROUTING_MIGRATIONS
 from routing.assignment import DEFAULT_FALLBACKS
-from routing.models import RoutedCall, RoutingOutbox
+from routing.models import CallOverride, CallUnit, RoutedCall, RoutingOutbox
 from routing.retention import purge_before as routing_pass
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -129,3 +129,37 @@ def test_routing_clears_notes_reported_after_its_copy_was_purged(engine: Engine)
     assert stored is not None and stored.notes is None and stored.status == CallStatus.CANCELLED
     assert stored.decision is not None and "wants to die" not in stored.decision
     assert '"suicidal_ideation"' in stored.decision
+
+
+def test_routing_clears_override_notes_and_backup_reasons(engine: Engine) -> None:
+    outbox = Outbox(RoutingOutbox, source="/dispatch/routing")
+    call_id = new_call_id()
+    with transaction(engine) as session:
+        dispatch.route_call(session, event=triaged(call_id), chains=DEFAULT_FALLBACKS, outbox=outbox)
+        session.add(
+            CallOverride(
+                call_id=str(call_id),
+                overridden_at=T0,
+                by="console",
+                reason="caller_history",
+                notes="Caller said he would hurt his sister",
+                from_route="clinician_only",
+                to_route="co_response",
+            )
+        )
+        session.add(
+            CallUnit(
+                call_id=str(call_id),
+                unit_id="P-9",
+                unit_type="police",
+                revision=1,
+                assigned_at=T0,
+                backup_reason="Subject grabbed a kitchen knife",
+            )
+        )
+    assert purge(engine, routing_pass, utcnow() - timedelta(days=1)).calls == 1
+    with transaction(engine) as session:
+        override = session.exec(select(CallOverride)).one()
+        added = session.exec(select(CallUnit)).one()
+    assert override.notes is None and override.reason == "caller_history"  # the reason code stays
+    assert added.backup_reason == "[purged]" and added.unit_type == "police"

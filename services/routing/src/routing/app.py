@@ -88,6 +88,7 @@ def _routers() -> list[tuple[APIRouter, tuple[Role, ...]]]:
         (console.tokens, (Role.CONSOLE,)),
         # Dispatchers relay units' radio reports from the console, so the console may report too.
         (calls.lifecycle, (Role.UNIT, Role.CONSOLE)),
+        (calls.overrides, (Role.CONSOLE,)),
         (insights.router, (Role.OPS,)),
     ]
 

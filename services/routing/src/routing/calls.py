@@ -27,15 +27,16 @@ from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select, update
 
 from routing.assignment import FallbackChains
-from routing.dispatch import publish_unit, take_dispatch_lock, take_next_call, units_on_call
+from routing.dispatch import UnknownCall, publish_unit, take_dispatch_lock, take_next_call, units_on_call
 from routing.insights import CallOutcome, CrisisCall
 from routing.lifecycle import CLOSED, REPORTABLE, check_transition, unit_status_for
-from routing.models import CallUnit, RoutedCall, RoutingUnit
+from routing.models import CallOverride, CallUnit, RoutedCall, RoutingUnit
 
 __all__ = [
     "StatusReport",
     "UnknownCall",
     "added_units",
+    "call_overrides",
     "crisis_calls",
     "get_call",
     "list_calls",
@@ -52,10 +53,6 @@ _TIMESTAMP = {
 
 # A racing update that keeps winning is re-checked this many times before giving up.
 _ATTEMPTS = 5
-
-
-class UnknownCall(LookupError):
-    """routing has no call with this id (not triaged yet, or never)."""
 
 
 class ConcurrentUpdate(RuntimeError):
@@ -211,6 +208,21 @@ def added_units(session: Session, call_ids: Sequence[str]) -> dict[str, list[Cal
         .order_by(col(CallUnit.assigned_at), col(CallUnit.unit_id))
     ).all()
     found: dict[str, list[CallUnit]] = {}
+    for row in rows:
+        found.setdefault(row.call_id, []).append(row)
+    return found
+
+
+def call_overrides(session: Session, call_ids: Sequence[str]) -> dict[str, list[CallOverride]]:
+    """Dispatchers' overrides of each of ``call_ids``, oldest first."""
+    if not call_ids:
+        return {}
+    rows = session.exec(
+        select(CallOverride)
+        .where(col(CallOverride.call_id).in_(list(call_ids)))
+        .order_by(col(CallOverride.overridden_at), col(CallOverride.id))
+    ).all()
+    found: dict[str, list[CallOverride]] = {}
     for row in rows:
         found.setdefault(row.call_id, []).append(row)
     return found

@@ -17,7 +17,7 @@ or marks the call ``awaiting_route`` when none is free so the next unit freed th
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -27,6 +27,7 @@ from dispatch_shared.events import (
     CallStatus,
     CallTriaged,
     Location,
+    OverrideReason,
     Route,
     RouteReason,
     ThreatLevel,
@@ -51,11 +52,23 @@ from routing.assignment import (
 )
 from routing.language import language_code, needs_interpreter
 from routing.lifecycle import CLOSED
-from routing.models import CallUnit, DispatchLock, RoutedCall, RoutingUnit
+from routing.models import CallOverride, CallUnit, DispatchLock, RoutedCall, RoutingUnit
+from routing.override import (
+    OverrideState,
+    StaleOverride,
+    UnitBusy,
+    backup_route,
+    decide_override,
+)
 from routing.retriage import THREAT_RANK, CallState, RetriageAction, decide_retriage
 
 __all__ = [
+    "Override",
+    "UnknownCall",
+    "UnknownUnit",
     "assign_unit",
+    "override_call",
+    "request_backup",
     "claim_queued_call",
     "claim_unit",
     "publish_unit",
@@ -65,6 +78,14 @@ __all__ = [
     "take_dispatch_lock",
     "take_next_call",
 ]
+
+
+class UnknownCall(LookupError):
+    """routing has no call with this id (not triaged yet, or never)."""
+
+
+class UnknownUnit(LookupError):
+    """The roster has no unit with this id."""
 
 
 class DispatchLockMissing(RuntimeError):
@@ -168,6 +189,7 @@ def _record_assignment(
     outbox: Outbox,
     at: datetime,
     reason: RouteReason = RouteReason.TRIAGED,
+    override_reason: OverrideReason | None = None,
 ) -> None:
     call.status = CallStatus.ASSIGNED
     call.unit_id = unit.unit_id
@@ -192,6 +214,7 @@ def _record_assignment(
             distance_km=call.distance_km,
             routed_at=at,
             reason=reason,
+            override_reason=override_reason,
             revision=call.revision,
         ),
     )
@@ -206,6 +229,8 @@ def _record_added_unit(
     terms: Candidate,
     outbox: Outbox,
     at: datetime,
+    reason: RouteReason = RouteReason.RE_TRIAGED,
+    backup_reason: str | None = None,
 ) -> CallUnit:
     """Put a claimed ``unit`` on ``call`` beside its primary, and publish both changes."""
     distance = round(terms.distance_km, 3) if terms.distance_km is not None else None
@@ -217,6 +242,7 @@ def _record_added_unit(
         distance_km=distance,
         fallback_used=terms.fallback_used,
         assigned_at=at,
+        backup_reason=backup_reason,
     )
     session.add(added)
     session.flush()
@@ -232,7 +258,7 @@ def _record_added_unit(
             clinician_followup=call.clinician_followup,
             distance_km=distance,
             routed_at=at,
-            reason=RouteReason.RE_TRIAGED,
+            reason=reason,
             revision=call.revision,
         ),
     )
@@ -269,6 +295,7 @@ def assign_unit(
     outbox: Outbox,
     at: datetime,
     reason: RouteReason = RouteReason.TRIAGED,
+    override_reason: OverrideReason | None = None,
 ) -> RoutingUnit | None:
     """Send the best available unit to ``call`` (new, or queued under the dispatch lock); None if none can."""
     route = Route(call.route)
@@ -278,14 +305,29 @@ def assign_unit(
         if unit is None:
             continue  # another instance claimed it first: try the next best
         _record_assignment(
-            session, call=call, unit=unit, terms=candidate, outbox=outbox, at=at, reason=reason
+            session,
+            call=call,
+            unit=unit,
+            terms=candidate,
+            outbox=outbox,
+            at=at,
+            reason=reason,
+            override_reason=override_reason,
         )
         return unit
     return None
 
 
 def _add_unit(
-    session: Session, *, call: RoutedCall, route: Route, chains: FallbackChains, outbox: Outbox, at: datetime
+    session: Session,
+    *,
+    call: RoutedCall,
+    route: Route,
+    chains: FallbackChains,
+    outbox: Outbox,
+    at: datetime,
+    reason: RouteReason = RouteReason.RE_TRIAGED,
+    backup_reason: str | None = None,
 ) -> CallUnit | None:
     """Add the best available unit of ``route``'s chain to a call that has units; None when none is free."""
     units = _available_units(session, chains[route])
@@ -294,7 +336,16 @@ def _add_unit(
         unit = claim_unit(session, unit_id=candidate.unit.unit_id, call_id=call.call_id, at=at)
         if unit is None:
             continue
-        return _record_added_unit(session, call=call, unit=unit, terms=candidate, outbox=outbox, at=at)
+        return _record_added_unit(
+            session,
+            call=call,
+            unit=unit,
+            terms=candidate,
+            outbox=outbox,
+            at=at,
+            reason=reason,
+            backup_reason=backup_reason,
+        )
     return None
 
 
@@ -347,7 +398,20 @@ def take_next_call(
             if claimed is None:
                 raise RuntimeError(f"unit {unit.unit_id} was claimed while this transaction held it")
             terms = terms_of_service(waiting, available, chains)
-            _record_added_unit(session, call=escalated, unit=claimed, terms=terms, outbox=outbox, at=at)
+            # A wait left by a backup request is filled as backup; one left by an escalation, as that.
+            backup_reason = escalated.awaiting_backup
+            if backup_reason is not None:
+                escalated = _update_call(session, escalated, {"awaiting_backup": None})
+            _record_added_unit(
+                session,
+                call=escalated,
+                unit=claimed,
+                terms=terms,
+                outbox=outbox,
+                at=at,
+                reason=RouteReason.RE_TRIAGED if backup_reason is None else RouteReason.BACKUP,
+                backup_reason=backup_reason,
+            )
             return escalated
         call = claim_queued_call(session, call_id=waiting.call_id, unit=unit, at=at)
         if call is None:
@@ -414,7 +478,13 @@ def route_call(
 
 
 def _publish_queued(
-    session: Session, *, call: RoutedCall, outbox: Outbox, at: datetime, reason: RouteReason
+    session: Session,
+    *,
+    call: RoutedCall,
+    outbox: Outbox,
+    at: datetime,
+    reason: RouteReason,
+    override_reason: OverrideReason | None = None,
 ) -> None:
     outbox.add(
         session,
@@ -426,6 +496,7 @@ def _publish_queued(
             clinician_followup=call.clinician_followup,
             routed_at=at,
             reason=reason,
+            override_reason=override_reason,
             revision=call.revision,
         ),
     )
@@ -505,6 +576,7 @@ def retriage_call(
         "clinician_followup": call.clinician_followup or decision.clinician_followup,
         "staging": call.staging or plan.staging,
         "awaiting_route": None,
+        "awaiting_backup": None,
     }
     call = _update_call(session, call, values)
     if plan.add_unit_for is not None:
@@ -526,6 +598,220 @@ def retriage_call(
             clinician_followup=call.clinician_followup,
             routed_at=at,
             reason=RouteReason.RE_TRIAGED,
+            revision=call.revision,
+        ),
+    )
+    return call
+
+
+@dataclass(frozen=True)
+class Override:
+    """A dispatcher's override: a new route and/or a named primary unit, and why."""
+
+    reason: OverrideReason
+    route: Route | None = None
+    unit_id: str | None = None
+    notes: str | None = None
+    by: str = "console"
+    """Who overrode: the dispatcher as they named themselves, else the role of the key."""
+    version: int | None = None
+    """The call's ``version`` the dispatcher saw; None: as it is now."""
+
+
+def _free_primary(
+    session: Session, *, call_id: str, unit_id: str, outbox: Outbox, at: datetime
+) -> RoutingUnit | None:
+    """Free a primary taken off its call; None when it had already left the call (re-registered)."""
+    result = session.exec(
+        update(RoutingUnit)
+        .where(col(RoutingUnit.unit_id) == unit_id, col(RoutingUnit.current_call_id) == call_id)
+        .values(
+            status=UnitStatus.AVAILABLE,
+            current_call_id=None,
+            available_since=at,
+            updated_at=at,
+            version=RoutingUnit.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    unit = session.get(RoutingUnit, unit_id, populate_existing=True)
+    assert unit is not None
+    publish_unit(session, unit=unit, outbox=outbox, at=at)
+    return unit
+
+
+def override_call(
+    session: Session, *, call_id: str, override: Override, chains: FallbackChains, outbox: Outbox
+) -> RoutedCall:
+    """Apply a dispatcher's override under the dispatch lock, publishing ``CallRouted`` (reason override).
+
+    Raises UnknownCall, UnknownUnit, or an ``OverrideRefused`` (see ``routing.override``). The
+    override is recorded as a ``routing_overrides`` row; triage's ``decision`` on the call stays.
+    A named unit becomes the primary and the previous primary is freed to take queued work; a
+    queued call re-routed without a named unit is offered to the units of its new route.
+    """
+    take_dispatch_lock(session)
+    call = session.get(RoutedCall, call_id, populate_existing=True)
+    if call is None:
+        raise UnknownCall(call_id)
+    named = None
+    if override.unit_id is not None:
+        named = session.get(RoutingUnit, override.unit_id, populate_existing=True)
+        if named is None:
+            raise UnknownUnit(override.unit_id)
+    state = OverrideState(
+        call_status=CallStatus(call.status),
+        route=Route(call.route),
+        version=call.version,
+        primary_unit_id=call.unit_id,
+        primary_type=UnitType(call.unit_type) if call.unit_id and call.unit_type else None,
+        unit_id=named.unit_id if named else None,
+        unit_type=UnitType(named.type) if named else None,
+        unit_status=UnitStatus(named.status) if named else None,
+        unit_call_id=named.current_call_id if named else None,
+    )
+    expected = call.version if override.version is None else override.version
+    plan = decide_override(state, route=override.route, expected_version=expected, chains=chains)
+    at = utcnow()
+    record = CallOverride(
+        call_id=call.call_id,
+        overridden_at=at,
+        by=override.by,
+        reason=override.reason,
+        notes=override.notes,
+        from_route=call.route,
+        to_route=plan.route,
+        from_unit_id=call.unit_id,
+        to_unit_id=named.unit_id if plan.reassign and named else call.unit_id,
+    )
+    result = session.exec(
+        update(RoutedCall)
+        .where(col(RoutedCall.call_id) == call_id, col(RoutedCall.version) == expected)
+        .values(route=plan.route, suggested_route=None, routed_at=at, updated_at=at, version=expected + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise StaleOverride(f"call {call_id} changed while the override was applied")
+    call = session.get(RoutedCall, call_id, populate_existing=True)
+    assert call is not None
+    freed: RoutingUnit | None = None
+    if plan.reassign and named is not None:
+        unit = claim_unit(session, unit_id=named.unit_id, call_id=call_id, at=at)
+        if unit is None:
+            raise UnitBusy(f"unit {named.unit_id} was taken meanwhile")
+        if call.unit_id is not None:
+            freed = _free_primary(session, call_id=call_id, unit_id=call.unit_id, outbox=outbox, at=at)
+        wanted = replace(_as_queued(call), route=Route(call.route))  # not a wait for an added unit
+        terms = terms_of_service(wanted, _as_available(named), chains)
+        _record_assignment(
+            session,
+            call=call,
+            unit=unit,
+            terms=terms,
+            outbox=outbox,
+            at=at,
+            reason=RouteReason.OVERRIDE,
+            override_reason=override.reason,
+        )
+    elif call.status == CallStatus.QUEUED:
+        sent = assign_unit(
+            session,
+            call=call,
+            chains=chains,
+            outbox=outbox,
+            at=at,
+            reason=RouteReason.OVERRIDE,
+            override_reason=override.reason,
+        )
+        if sent is None:
+            _publish_queued(
+                session,
+                call=call,
+                outbox=outbox,
+                at=at,
+                reason=RouteReason.OVERRIDE,
+                override_reason=override.reason,
+            )
+        record.to_unit_id = call.unit_id
+    else:
+        primary = session.get(RoutingUnit, call.unit_id) if call.unit_id else None
+        outbox.add(
+            session,
+            CallRouted(
+                call_id=UUID(call.call_id),
+                route=Route(call.route),
+                priority=call.priority,
+                status=CallStatus.ASSIGNED,
+                unit=(
+                    AssignedUnit(unit_id=primary.unit_id, type=UnitType(primary.type), name=primary.name)
+                    if primary
+                    else None
+                ),
+                fallback_used=call.fallback_used,
+                clinician_followup=call.clinician_followup,
+                distance_km=call.distance_km,
+                routed_at=at,
+                reason=RouteReason.OVERRIDE,
+                override_reason=override.reason,
+                revision=call.revision,
+            ),
+        )
+    session.add(record)
+    session.flush()
+    if freed is not None:
+        take_next_call(session, unit=freed, chains=chains, outbox=outbox, at=at)
+    return call
+
+
+def request_backup(
+    session: Session,
+    *,
+    call_id: str,
+    unit_type: UnitType,
+    reason: str,
+    chains: FallbackChains,
+    outbox: Outbox,
+) -> RoutedCall:
+    """Add the nearest free unit of ``unit_type`` to a call with units (``CallRouted`` reason backup).
+
+    The units on the call stay and its status does not change. When no unit of the type is free,
+    the call waits for the next one freed (``awaiting_route``) and ``CallRouted`` goes out without a
+    unit. Raises UnknownCall, or BackupNotPossible for a closed or still queued call.
+    """
+    take_dispatch_lock(session)
+    call = session.get(RoutedCall, call_id, populate_existing=True)
+    if call is None:
+        raise UnknownCall(call_id)
+    route = backup_route(unit_type, CallStatus(call.status), has_unit=call.unit_id is not None)
+    exact = {**chains, route: (unit_type,)}  # backup of this type, not its route's fallbacks
+    at = utcnow()
+    call = _update_call(session, call, {"updated_at": at})
+    added = _add_unit(
+        session,
+        call=call,
+        route=route,
+        chains=exact,
+        outbox=outbox,
+        at=at,
+        reason=RouteReason.BACKUP,
+        backup_reason=reason,
+    )
+    if added is not None:
+        return call
+    call = _update_call(session, call, {"awaiting_route": route, "awaiting_backup": reason})
+    outbox.add(
+        session,
+        CallRouted(
+            call_id=UUID(call.call_id),
+            route=Route(call.route),
+            priority=call.priority,
+            status=CallStatus.ASSIGNED,
+            fallback_used=call.fallback_used,
+            clinician_followup=call.clinician_followup,
+            routed_at=at,
+            reason=RouteReason.BACKUP,
             revision=call.revision,
         ),
     )

@@ -73,6 +73,12 @@ class RoutedCall(SQLModel, table=True):
         index=True,
         description="An escalation found no free unit for this route: the next freed unit serving it goes.",
     )
+    awaiting_backup: str | None = Field(
+        default=None,
+        sa_type=Text,
+        description="The field's reason when ``awaiting_route`` waits for a backup unit rather than an "
+        "escalation's.",
+    )
     redacted_as_of: datetime | None = Field(
         default=None,
         sa_type=UtcDateTime,
@@ -82,7 +88,8 @@ class RoutedCall(SQLModel, table=True):
 
 
 class CallUnit(SQLModel, table=True):
-    """A unit added to a call beyond its primary, when a new triage revision escalated the call.
+    """A unit added to a call beyond its primary: a new triage revision escalated the call, or a unit
+    on it asked for backup (``backup_reason``).
 
     The unit's own row holds ``current_call_id`` as for a primary, so the claim that sent it is the
     same conditional update; closing the call frees it and sets ``released_at``.
@@ -98,6 +105,30 @@ class CallUnit(SQLModel, table=True):
     fallback_used: bool = False
     assigned_at: datetime = Field(sa_type=UtcDateTime)
     released_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    backup_reason: str | None = Field(
+        default=None, sa_type=Text, description="Why the field asked for this unit, when it came as backup."
+    )
+
+
+class CallOverride(SQLModel, table=True):
+    """A dispatcher overruling the system on a call: who, when, why, and what changed.
+
+    The call's ``decision`` (triage's reading) is never rewritten by an override; this row sits
+    beside it, so both the system's decision and the dispatcher's are on the record.
+    """
+
+    __tablename__ = "routing_overrides"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(max_length=36, index=True)
+    overridden_at: datetime = Field(sa_type=UtcDateTime)
+    by: str = Field(max_length=100, description="The dispatcher as they named themselves, else the role.")
+    reason: str = Field(max_length=40, description="An OverrideReason value.")
+    notes: str | None = Field(default=None, sa_type=Text)
+    from_route: str = Field(max_length=20)
+    to_route: str = Field(max_length=20)
+    from_unit_id: str | None = Field(default=None, max_length=64)
+    to_unit_id: str | None = Field(default=None, max_length=64)
 
 
 class RoutingUnit(SQLModel, table=True):

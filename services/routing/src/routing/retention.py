@@ -17,10 +17,13 @@ from dispatch_shared.retention import (
     prune_processed,
     without_excerpts,
 )
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
-from routing.models import RoutedCall, RoutingOutbox, RoutingProcessedEvent
+from routing.models import CallOverride, CallUnit, RoutedCall, RoutingOutbox, RoutingProcessedEvent
+
+PURGED = "[purged]"
+"""What stands in for free text retention cleared where the column must stay set."""
 
 
 def purge_before(session: Session, cutoff: datetime, limit: int = BATCH_ROWS) -> Purged:
@@ -43,8 +46,18 @@ def purge_before(session: Session, cutoff: datetime, limit: int = BATCH_ROWS) ->
     for call in calls:
         call.decision = without_excerpts(call.decision)
         call.notes = None
+        if call.awaiting_backup is not None:  # the wait stays; the field's words go
+            call.awaiting_backup = PURGED
         call.redacted_as_of = call.updated_at
         session.add(call)
+    cleared = [call.call_id for call in calls]
+    if cleared:  # a dispatcher's override notes and the field's backup reasons are free text too
+        session.exec(update(CallOverride).where(col(CallOverride.call_id).in_(cleared)).values(notes=None))
+        session.exec(
+            update(CallUnit)
+            .where(col(CallUnit.call_id).in_(cleared), col(CallUnit.backup_reason).is_not(None))
+            .values(backup_reason=PURGED)
+        )
     return Purged(
         calls=len(calls),
         events=delete_delivered(session, RoutingOutbox, cutoff, limit),

@@ -14,6 +14,7 @@ from dispatch_shared.events import (
     Latitude,
     Location,
     Longitude,
+    OverrideReason,
     Route,
     ThreatLevel,
     TriageDecision,
@@ -21,11 +22,19 @@ from dispatch_shared.events import (
     UnitType,
 )
 from dispatch_shared.text import CleanText
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from routing.insights import RepeatLocation, RouteOutcomes
 from routing.lifecycle import allowed_after
-from routing.models import CallUnit, RoutedCall, RoutingUnit
+from routing.models import CallOverride, CallUnit, RoutedCall, RoutingUnit
 
 UnitId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
@@ -119,6 +128,70 @@ class CallStatusReport(BaseModel):
         return use_of_force
 
 
+BACKUP_REASON_MAX_CHARS = 500
+
+
+class BackupRequest(BaseModel):
+    """A unit on the call (or a dispatcher relaying its radio) asks for another unit beside it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["backup_requested"]
+    reason: Annotated[
+        CleanText, StringConstraints(strip_whitespace=True, min_length=1, max_length=BACKUP_REASON_MAX_CHARS)
+    ]
+    unit_type: UnitType = Field(
+        default=UnitType.POLICE, description="The kind of unit needed; police by default."
+    )
+
+
+StatusRequest = Annotated[CallStatusReport | BackupRequest, Field(discriminator="status")]
+"""What ``POST /v1/calls/{call_id}/status`` accepts: a lifecycle step or a request for backup."""
+
+
+class OverrideRequest(BaseModel):
+    """A dispatcher overruling the system: a new route, a named primary unit, or both, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    route: Route | None = None
+    unit_id: UnitId | None = Field(default=None, description="This unit becomes the call's primary.")
+    reason: OverrideReason
+    notes: Annotated[CleanText, StringConstraints(max_length=NOTES_MAX_CHARS)] | None = None
+    dispatcher: (
+        Annotated[CleanText, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None
+    ) = Field(default=None, description="Who overrides, as the record should name them; else the role.")
+    version: int | None = Field(
+        default=None,
+        ge=0,
+        description="The call's version the dispatcher saw; a call changed since then answers 409. "
+        "Omitted: the version when the request arrived.",
+    )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> OverrideRequest:
+        if self.route is None and self.unit_id is None:
+            raise ValueError("give a route, a unit_id, or both")
+        return self
+
+
+class OverrideView(BaseModel):
+    """A dispatcher's override, kept beside the system's decision."""
+
+    overridden_at: datetime
+    by: str
+    reason: OverrideReason
+    notes: str | None
+    from_route: Route
+    to_route: Route
+    from_unit_id: str | None
+    to_unit_id: str | None
+
+    @classmethod
+    def of(cls, record: CallOverride) -> OverrideView:
+        return cls.model_validate(record, from_attributes=True)
+
+
 class CallUnitView(BaseModel):
     """A unit sent to a call: the primary (the first sent) or one added when a revision escalated it."""
 
@@ -128,6 +201,7 @@ class CallUnitView(BaseModel):
     assigned_at: datetime | None
     distance_km: float | None = Field(description="Great-circle distance when sent, km; None if unknown.")
     fallback_used: bool = Field(description="Not the first unit type of the route's fallback chain.")
+    backup_reason: str | None = Field(default=None, description="Why the field asked for it, when backup.")
 
 
 class CallView(BaseModel):
@@ -180,10 +254,16 @@ class CallView(BaseModel):
     updated_at: datetime
     allowed_transitions: list[CallStatus] = Field(description="Lifecycle steps that may be reported next.")
     decision: TriageDecision | None = Field(description="Triage's explained decision: indicators, rule, why.")
+    overrides: list[OverrideView] = Field(
+        default_factory=list, description="Dispatchers' overrides of the system's routing, oldest first."
+    )
+    version: int = Field(default=0, description="Grows with every change; send it with an override.")
 
     @classmethod
-    def of(cls, call: RoutedCall, added: Sequence[CallUnit] = ()) -> CallView:
-        """The view of ``call``; ``added`` are its ``routing_call_units`` rows."""
+    def of(
+        cls, call: RoutedCall, added: Sequence[CallUnit] = (), overrides: Sequence[CallOverride] = ()
+    ) -> CallView:
+        """The view of ``call``; ``added``: its ``routing_call_units`` rows; ``overrides``: its overrides."""
         has_location = call.lat is not None or call.address is not None
         units: list[CallUnitView] = []
         if call.unit_id and call.unit_type:
@@ -204,6 +284,7 @@ class CallView(BaseModel):
                 assigned_at=unit.assigned_at,
                 distance_km=unit.distance_km,
                 fallback_used=unit.fallback_used,
+                backup_reason=unit.backup_reason,
             )
             for unit in added
         ]
@@ -245,6 +326,8 @@ class CallView(BaseModel):
             updated_at=call.updated_at,
             allowed_transitions=allowed_after(CallStatus(call.status)),
             decision=TriageDecision.model_validate(json.loads(call.decision)) if call.decision else None,
+            overrides=[OverrideView.of(record) for record in overrides],
+            version=call.version,
         )
 
 

@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
+from dispatch_shared.auth import Role, require
 from dispatch_shared.db import transaction
 from dispatch_shared.events import CallStatus, Route
 from dispatch_shared.http import RuntimeDep
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
+from sqlmodel import Session
 
-from routing import calls
-from routing.api.deps import ChainsDep, SessionDep
+from routing import calls, dispatch
+from routing.api.deps import ChainsDep, SessionDep, unprocessable
 from routing.lifecycle import TransitionNotAllowed
-from routing.schemas import CallPage, CallStatusReport, CallView
+from routing.models import RoutedCall
+from routing.override import BackupNotPossible, OverrideRefused, StaleOverride, UnitBusy, UnitCannotServe
+from routing.schemas import (
+    BackupRequest,
+    CallPage,
+    CallStatusReport,
+    CallView,
+    OverrideRequest,
+    StatusRequest,
+)
 
 reads = APIRouter(tags=["calls"])
 """Reading calls (consoles)."""
 lifecycle = APIRouter(tags=["calls"])
-"""Reporting lifecycle steps (units, and dispatchers relaying them)."""
+"""Reporting lifecycle steps and asking for backup (units, and dispatchers relaying them)."""
+overrides = APIRouter(tags=["calls"])
+"""Dispatchers overruling the system's routing (consoles)."""
+
+
+def _view(session: Session, call: RoutedCall) -> CallView:
+    ids = [call.call_id]
+    return CallView.of(
+        call,
+        calls.added_units(session, ids).get(call.call_id, []),
+        calls.call_overrides(session, ids).get(call.call_id, []),
+    )
 
 
 @reads.get("/v1/calls", summary="Calls in dispatch order (most urgent, oldest first) or recent first")
@@ -38,8 +62,12 @@ def list_calls(
         limit=limit,
         offset=offset,
     )
-    added = calls.added_units(session, [call.call_id for call in items])
-    views = [CallView.of(call, added.get(call.call_id, [])) for call in items]
+    ids = [call.call_id for call in items]
+    added = calls.added_units(session, ids)
+    overridden = calls.call_overrides(session, ids)
+    views = [
+        CallView.of(call, added.get(call.call_id, []), overridden.get(call.call_id, [])) for call in items
+    ]
     return CallPage(items=views, total=total, limit=limit, offset=offset)
 
 
@@ -48,24 +76,33 @@ def list_calls(
 )
 def get_call(call_id: UUID, session: SessionDep) -> CallView:
     try:
-        call = calls.get_call(session, str(call_id))
-        return CallView.of(call, calls.added_units(session, [call.call_id]).get(call.call_id, []))
+        return _view(session, calls.get_call(session, str(call_id)))
     except calls.UnknownCall:
         raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
 
 
 @lifecycle.post(
     "/v1/calls/{call_id}/status",
-    summary="Report a lifecycle step: en_route, on_scene, resolved (with a disposition) or cancelled",
+    summary="Report a lifecycle step (en_route, on_scene, resolved with a disposition, cancelled), "
+    "or ask for backup (backup_requested with a reason)",
     responses={
         404: {"description": "routing has no such call"},
-        409: {"description": "The step cannot follow the call's status; lists the allowed ones"},
+        409: {
+            "description": "The step cannot follow the call's status (lists the allowed ones), "
+            "or backup for a closed or still queued call"
+        },
         422: {"description": "Bad input, e.g. resolved without a disposition"},
     },
 )
 def report_status(
-    call_id: UUID, report: CallStatusReport, runtime: RuntimeDep, chains: ChainsDep
+    call_id: UUID,
+    body: Annotated[dict[str, Any], Body(description="A CallStatusReport or a BackupRequest.")],
+    runtime: RuntimeDep,
+    chains: ChainsDep,
 ) -> CallView:
+    report = _status_request(body)
+    if isinstance(report, BackupRequest):
+        return _request_backup(call_id, report, runtime, chains)
     step = calls.StatusReport(
         status=CallStatus(report.status),
         disposition=report.disposition,
@@ -77,7 +114,7 @@ def report_status(
             call = calls.report_status(
                 session, call_id=str(call_id), report=step, chains=chains, outbox=runtime.outbox
             )
-            view = CallView.of(call, calls.added_units(session, [call.call_id]).get(call.call_id, []))
+            view = _view(session, call)
     except calls.UnknownCall:
         raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
     except TransitionNotAllowed as exc:
@@ -91,5 +128,90 @@ def report_status(
         ) from None
     except calls.ConcurrentUpdate as exc:
         raise HTTPException(status_code=409, detail={"message": str(exc), "allowed": []}) from None
+    runtime.relay.wake()
+    return view
+
+
+_STATUS_REQUEST: TypeAdapter[StatusRequest] = TypeAdapter(StatusRequest)
+
+
+def _status_request(body: dict[str, Any]) -> CallStatusReport | BackupRequest:
+    """The body as a step or a backup request; 422 naming fields as ``["body", field]``."""
+    try:
+        return _STATUS_REQUEST.validate_python(body)
+    except ValidationError as exc:
+        errors = []
+        for error in exc.errors(include_url=False):
+            loc = error["loc"]
+            tagged = len(loc) > 1 and loc[0] == body.get("status")  # the union's tag, not a field
+            errors.append({**error, "loc": ("body", *(loc[1:] if tagged else loc))})
+        raise RequestValidationError(errors) from None
+
+
+def _request_backup(
+    call_id: UUID, request: BackupRequest, runtime: RuntimeDep, chains: ChainsDep
+) -> CallView:
+    try:
+        with transaction(runtime.engine) as session:
+            call = dispatch.request_backup(
+                session,
+                call_id=str(call_id),
+                unit_type=request.unit_type,
+                reason=request.reason,
+                chains=chains,
+                outbox=runtime.outbox,
+            )
+            view = _view(session, call)
+    except calls.UnknownCall:
+        raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
+    except BackupNotPossible as exc:
+        raise HTTPException(status_code=409, detail={"message": str(exc), "allowed": []}) from None
+    runtime.relay.wake()
+    return view
+
+
+@overrides.post(
+    "/v1/calls/{call_id}/override",
+    summary="Overrule the system: re-route the call and/or make a named unit its primary, with a reason",
+    responses={
+        404: {"description": "routing has no such call"},
+        409: {"description": "The call is closed, changed since it was read, or the unit is busy"},
+        422: {"description": "No or unknown reason, nothing to change, or a unit the route cannot use"},
+    },
+)
+def override_call(
+    call_id: UUID,
+    request: OverrideRequest,
+    runtime: RuntimeDep,
+    chains: ChainsDep,
+    role: Annotated[Role, Depends(require(Role.CONSOLE))],
+) -> CallView:
+    version = request.version
+    if version is None:  # the call as it was when the request came, so a concurrent override loses
+        with transaction(runtime.engine) as session:
+            seen = session.get(RoutedCall, str(call_id))
+            version = seen.version if seen is not None else 0
+    override = dispatch.Override(
+        reason=request.reason,
+        route=request.route,
+        unit_id=request.unit_id,
+        notes=request.notes,
+        by=request.dispatcher or role.value,
+        version=version,
+    )
+    try:
+        with transaction(runtime.engine) as session:
+            call = dispatch.override_call(
+                session, call_id=str(call_id), override=override, chains=chains, outbox=runtime.outbox
+            )
+            view = _view(session, call)
+    except calls.UnknownCall:
+        raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
+    except dispatch.UnknownUnit:
+        raise unprocessable(("body", "unit_id"), f"no unit {request.unit_id} on the roster") from None
+    except UnitCannotServe as exc:
+        raise unprocessable(("body", "unit_id"), str(exc)) from None
+    except (StaleOverride, UnitBusy, OverrideRefused) as exc:
+        raise HTTPException(status_code=409, detail={"message": str(exc)}) from None
     runtime.relay.wake()
     return view
