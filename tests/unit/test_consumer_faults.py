@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -111,6 +112,24 @@ def test_a_body_that_is_not_the_event_is_the_records_fault(value: bytes | None, 
     with pytest.raises(UndecodableMessage) as raised:
         decode(valid_headers(), value)
     assert raised.value.reason is reason
+    assert SECRET not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda body: body[:-1] + ', "extra": NaN}',  # not JSON, though Python parses it
+        lambda body: body[:-1] + ', "extra": 1e400}',  # overflows to infinity
+        lambda body: body[:-1] + ', "narrative": "again"}',  # a repeated key: the last would win
+        lambda body: body[:-1] + ', "extra": "\\ud800"}',  # a lone surrogate
+    ],
+)
+def test_a_body_that_is_not_strict_json_is_the_records_fault(edit: Any) -> None:
+    # The same strict JSON as an HTTP body: a valid event with one edge value added is refused.
+    body = edit(received().model_dump_json())
+    with pytest.raises(UndecodableMessage) as raised:
+        decode(valid_headers(), body.encode())
+    assert raised.value.reason is FaultReason.INVALID_BODY
     assert SECRET not in str(raised.value)
 
 

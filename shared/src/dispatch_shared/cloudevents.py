@@ -11,6 +11,7 @@ from uuid import uuid4
 from pydantic import ValidationError
 
 from dispatch_shared.events import EVENT_TYPES, Event, utcnow
+from dispatch_shared.jsonsafe import json_edge_errors
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -166,6 +167,13 @@ def decode(headers: RecordHeaders, value: bytes | None) -> Envelope:
         raise UndecodableMessage(FaultReason.UNKNOWN_TYPE, f"unknown ce_type {ce_type[:100]!r}")
     if not value:
         raise UndecodableMessage(FaultReason.EMPTY_BODY, "empty message body")
+    # The same strict JSON as HTTP bodies: no NaN, repeated keys, lone surrogates or deep nesting.
+    edges = json_edge_errors(value)
+    if edges:
+        where = ".".join(str(part) for part in edges[0]["loc"][1:])[:100]
+        raise UndecodableMessage(
+            FaultReason.INVALID_BODY, f"{ce_type} body is not strict JSON: {edges[0]['type']} at {where!r}"
+        )
     try:
         event = model.model_validate_json(value)
     except ValidationError as exc:

@@ -399,7 +399,8 @@ class EventConsumer:
         for as long as it takes (a valid call is never dropped; while it waits, ``health()``
         reports the stall). Each retry is logged with the exception's class only.
         """
-        token = current_call_id.set(record.key.decode(errors="replace") if record.key else None)
+        # A key is whatever a producer wrote: log at most an id's length of it.
+        token = current_call_id.set(record.key[:64].decode(errors="replace") if record.key else None)
         try:
             delay = RETRY_FIRST_SECONDS
             attempt = 1

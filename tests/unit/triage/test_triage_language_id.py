@@ -292,3 +292,9 @@ def test_any_text_gives_a_reading_in_range(text: str) -> None:
 @given(st.text(ANY_CHARACTER, min_size=MAX_CHARS * 4, max_size=MAX_CHARS * 8))
 def test_long_text_never_raises(text: str) -> None:
     assert 0.0 <= identify(text).readable_share <= 1.0
+
+
+@pytest.mark.parametrize("text", ["x", "nul", "ok", "hi"])
+def test_a_few_lower_case_letters_name_no_language(text: str) -> None:
+    reading = identify(text)
+    assert reading.language == "und" and reading.covered

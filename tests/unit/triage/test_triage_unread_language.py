@@ -58,3 +58,32 @@ def test_a_call_type_still_counts_when_the_narrative_is_unread() -> None:
 def test_covered_text_is_decided_as_usual(narrative: str) -> None:
     decision = classify(narrative)
     assert decision.rule != "R0_language_not_covered" and decision.readable_share > 0.5
+
+
+# Read, but partly in another language: decided on what was read, and never silently.
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "Man with a knife yelling, сосед говорит он хочет убить",
+        "Woman crying in the lobby, nói rằng cô ấy muốn chết rồi",
+        "Guy yelling at cars, 그는 칼을 가지고 있다고 말했다",
+    ],
+)
+def test_a_narrative_partly_in_an_unread_language_is_held_for_review(narrative: str) -> None:
+    decision = classify(narrative)
+    assert decision.needs_review  # held whole (R0) when most is unread, else decided and flagged
+    assert decision.rule == "R0_language_not_covered" or "could not be read" in decision.explanation
+
+
+def test_half_read_is_decided_on_the_read_half_and_flagged() -> None:
+    decision = classify("Man with a knife yelling, сосед говорит он хочет убить")
+    assert decision.rule != "R0_language_not_covered" and "weapon" in {i.code for i in decision.indicators}
+    assert decision.needs_review and "could not be read" in decision.explanation
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    ["Man crying on the bench 😢", "mi hermano is hearing voices y tiene un knife", "Pt c/o CP, SOB x2 hrs"],
+)
+def test_a_fully_read_narrative_is_not_held_for_language(narrative: str) -> None:
+    assert "could not be read" not in classify(narrative).explanation

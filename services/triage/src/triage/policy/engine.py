@@ -412,6 +412,33 @@ def _held_for_language(outcome: Outcome, reading: LanguageReading) -> Outcome:
     )
 
 
+# A narrative read, but with this much of it in words the policy cannot read (another language,
+# symbols), is decided on what was read and held for review: the unread part may say more.
+_PARTLY_READ = 0.8
+_UNREAD_WORDS = 2
+
+
+def _partly_unread(reading: LanguageReading, text: str) -> bool:
+    """Readable overall, yet with at least ``_UNREAD_WORDS`` words and a fifth of it unread."""
+    unread_words = (1 - reading.readable_share) * len(text.split())
+    return reading.readable_share < _PARTLY_READ and unread_words >= _UNREAD_WORDS
+
+
+def _partly_read(outcome: Outcome, reading: LanguageReading) -> Outcome:
+    """The outcome of a narrative partly in words the policy cannot read: decided, but reviewed."""
+    unread = 1 - reading.readable_share
+    return Outcome(
+        **{
+            **outcome,
+            "needs_review": True,
+            "explanation": (
+                f"{outcome['explanation']} About {unread:.0%} of the narrative could not be read "
+                "(another language or symbols): have it read before relying on this decision."
+            ),
+        }
+    )
+
+
 def _indicator(policy: Policy, hit: Hit, prepared: Prepared, original: str) -> Indicator:
     start, end = prepared.original_span(hit.start, hit.end)
     # Plain construction: measured faster than model_construct on this pydantic version.
@@ -485,6 +512,8 @@ def classify(
     outcome = _decide(policy, active_all, needs_review)
     if unreadable:
         outcome = _held_for_language(outcome, reading)
+    elif _partly_unread(reading, readable):
+        outcome = _partly_read(outcome, reading)
 
     def to_indicator(hit: Hit) -> Indicator:
         if hit.source == "call_type":

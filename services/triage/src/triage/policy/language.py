@@ -147,6 +147,9 @@ class _Detectors:
     other: LanguageDetector
 
 
+MIN_LETTERS = 4
+"""Latin-script text with fewer letters than this is too short to tell its language: ``und``."""
+
 _detectors: _Detectors | None = None
 _detectors_lock = threading.Lock()
 
@@ -188,6 +191,11 @@ def identify(text: str, covered: frozenset[str] = DEFAULT_COVERED) -> LanguageRe
     counted = sum(sizes.values()) + codes + symbols
     if not sizes and not codes:
         return LanguageReading(UNDETERMINED, False, 0.0)
+    latin = words_by_script.get(_LATIN, [])
+    if not codes and set(words_by_script) == {_LATIN} and _letters(latin) < MIN_LETTERS and _lower(latin):
+        # "x", "ok", "nul": too little to tell a language by, and nothing to interpret either
+        # (capitals, "SOB", "NFD", are CAD shorthand and read as such below).
+        return LanguageReading(UNDETERMINED, True, 1.0)
 
     readable = codes if "en" in covered else 0
     tally: Counter[str] = Counter({"en": codes})
@@ -203,6 +211,14 @@ def identify(text: str, covered: frozenset[str] = DEFAULT_COVERED) -> LanguageRe
     dominant = _dominant(tally)
     mostly_readable = readable * 2 > counted or (readable * 2 == counted and dominant in covered)
     return LanguageReading(language=dominant, covered=mostly_readable, readable_share=readable / counted)
+
+
+def _lower(words: list[str]) -> bool:
+    return any(char.islower() for word in words for char in word)
+
+
+def _letters(words: list[str]) -> int:
+    return sum(1 for word in words for char in word if char.isalpha())
 
 
 def _clean(text: str) -> str:
