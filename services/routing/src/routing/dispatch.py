@@ -201,22 +201,16 @@ def _record_assignment(
     call.updated_at = at
     session.add(call)
     session.flush()
-    outbox.add(
+    _publish_routed(
         session,
-        CallRouted(
-            call_id=UUID(call.call_id),
-            route=Route(call.route),
-            priority=call.priority,
-            status=CallStatus.ASSIGNED,
-            unit=AssignedUnit(unit_id=unit.unit_id, type=UnitType(unit.type), name=unit.name),
-            fallback_used=call.fallback_used,
-            clinician_followup=call.clinician_followup,
-            distance_km=call.distance_km,
-            routed_at=at,
-            reason=reason,
-            override_reason=override_reason,
-            revision=call.revision,
-        ),
+        call=call,
+        outbox=outbox,
+        at=at,
+        status=CallStatus.ASSIGNED,
+        reason=reason,
+        unit=unit,
+        distance_km=call.distance_km,
+        override_reason=override_reason,
     )
     publish_unit(session, unit=unit, outbox=outbox, at=at)
 
@@ -246,21 +240,16 @@ def _record_added_unit(
     )
     session.add(added)
     session.flush()
-    outbox.add(
+    _publish_routed(
         session,
-        CallRouted(
-            call_id=UUID(call.call_id),
-            route=Route(call.route),
-            priority=call.priority,
-            status=CallStatus.ASSIGNED,
-            unit=AssignedUnit(unit_id=unit.unit_id, type=UnitType(unit.type), name=unit.name),
-            fallback_used=terms.fallback_used,
-            clinician_followup=call.clinician_followup,
-            distance_km=distance,
-            routed_at=at,
-            reason=reason,
-            revision=call.revision,
-        ),
+        call=call,
+        outbox=outbox,
+        at=at,
+        status=CallStatus.ASSIGNED,
+        reason=reason,
+        unit=unit,
+        fallback_used=terms.fallback_used,
+        distance_km=distance,
     )
     publish_unit(session, unit=unit, outbox=outbox, at=at)
     return added
@@ -477,6 +466,46 @@ def route_call(
     return call
 
 
+def _publish_routed(
+    session: Session,
+    *,
+    call: RoutedCall,
+    outbox: Outbox,
+    at: datetime,
+    status: CallStatus,
+    reason: RouteReason,
+    unit: RoutingUnit | None = None,
+    fallback_used: bool | None = None,
+    distance_km: float | None = None,
+    override_reason: OverrideReason | None = None,
+) -> None:
+    """Publish ``CallRouted`` for ``call`` as it stands now (route, priority, revision).
+
+    ``unit``: the unit this change sent, if any; ``fallback_used``: the call's own unless given.
+    """
+    outbox.add(
+        session,
+        CallRouted(
+            call_id=UUID(call.call_id),
+            route=Route(call.route),
+            priority=call.priority,
+            status=status,
+            unit=(
+                AssignedUnit(unit_id=unit.unit_id, type=UnitType(unit.type), name=unit.name)
+                if unit is not None
+                else None
+            ),
+            fallback_used=call.fallback_used if fallback_used is None else fallback_used,
+            clinician_followup=call.clinician_followup,
+            distance_km=distance_km,
+            routed_at=at,
+            reason=reason,
+            override_reason=override_reason,
+            revision=call.revision,
+        ),
+    )
+
+
 def _publish_queued(
     session: Session,
     *,
@@ -486,19 +515,15 @@ def _publish_queued(
     reason: RouteReason,
     override_reason: OverrideReason | None = None,
 ) -> None:
-    outbox.add(
+    _publish_routed(
         session,
-        CallRouted(
-            call_id=UUID(call.call_id),
-            route=Route(call.route),
-            priority=call.priority,
-            status=CallStatus.QUEUED,
-            clinician_followup=call.clinician_followup,
-            routed_at=at,
-            reason=reason,
-            override_reason=override_reason,
-            revision=call.revision,
-        ),
+        call=call,
+        outbox=outbox,
+        at=at,
+        status=CallStatus.QUEUED,
+        reason=reason,
+        fallback_used=False,
+        override_reason=override_reason,
     )
 
 
@@ -587,19 +612,8 @@ def retriage_call(
             return call
         call = _update_call(session, call, {"awaiting_route": plan.add_unit_for})
     # Nothing added (the units there serve the new route, or none is free yet): the change still goes out.
-    outbox.add(
-        session,
-        CallRouted(
-            call_id=UUID(call.call_id),
-            route=Route(call.route),
-            priority=call.priority,
-            status=CallStatus.ASSIGNED,
-            fallback_used=call.fallback_used,
-            clinician_followup=call.clinician_followup,
-            routed_at=at,
-            reason=RouteReason.RE_TRIAGED,
-            revision=call.revision,
-        ),
+    _publish_routed(
+        session, call=call, outbox=outbox, at=at, status=CallStatus.ASSIGNED, reason=RouteReason.RE_TRIAGED
     )
     return call
 
@@ -737,26 +751,16 @@ def override_call(
         record.to_unit_id = call.unit_id
     else:
         primary = session.get(RoutingUnit, call.unit_id) if call.unit_id else None
-        outbox.add(
+        _publish_routed(
             session,
-            CallRouted(
-                call_id=UUID(call.call_id),
-                route=Route(call.route),
-                priority=call.priority,
-                status=CallStatus.ASSIGNED,
-                unit=(
-                    AssignedUnit(unit_id=primary.unit_id, type=UnitType(primary.type), name=primary.name)
-                    if primary
-                    else None
-                ),
-                fallback_used=call.fallback_used,
-                clinician_followup=call.clinician_followup,
-                distance_km=call.distance_km,
-                routed_at=at,
-                reason=RouteReason.OVERRIDE,
-                override_reason=override.reason,
-                revision=call.revision,
-            ),
+            call=call,
+            outbox=outbox,
+            at=at,
+            status=CallStatus.ASSIGNED,
+            reason=RouteReason.OVERRIDE,
+            unit=primary,
+            distance_km=call.distance_km,
+            override_reason=override.reason,
         )
     session.add(record)
     session.flush()
@@ -801,18 +805,7 @@ def request_backup(
     if added is not None:
         return call
     call = _update_call(session, call, {"awaiting_route": route, "awaiting_backup": reason})
-    outbox.add(
-        session,
-        CallRouted(
-            call_id=UUID(call.call_id),
-            route=Route(call.route),
-            priority=call.priority,
-            status=CallStatus.ASSIGNED,
-            fallback_used=call.fallback_used,
-            clinician_followup=call.clinician_followup,
-            routed_at=at,
-            reason=RouteReason.BACKUP,
-            revision=call.revision,
-        ),
+    _publish_routed(
+        session, call=call, outbox=outbox, at=at, status=CallStatus.ASSIGNED, reason=RouteReason.BACKUP
     )
     return call
