@@ -11,6 +11,7 @@ from tests.stack import (
     KAFKA,
     POSTGRES_URL,
     create_postgres_database,
+    delete_topics,
     drop_postgres_database,
     kafka_reachable,
     unique,
@@ -41,6 +42,8 @@ def kafka_bootstrap() -> str:
 
 
 @pytest.fixture
-def namespace() -> str:
-    """A topic and group prefix owned by one test."""
-    return unique("t") + "."
+def namespace() -> Iterator[str]:
+    """A topic and group prefix owned by one test; its topics are deleted afterwards."""
+    prefix = unique("t") + "."
+    yield prefix
+    delete_topics(prefix)

@@ -34,8 +34,8 @@ async def ensure_topics(
 ) -> None:
     """Create any missing contract topic; auto-creation is off on our brokers on purpose."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
-    await asyncio.wait_for(admin.start(), timeout)
-    try:
+    try:  # start() inside: a start that times out may already hold a connection
+        await asyncio.wait_for(admin.start(), timeout)
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(
@@ -328,10 +328,19 @@ async def _close(producer: AIOKafkaProducer, *, timeout: float, graceful: bool =
             sender = getattr(producer, "_sender", None)
             if sender is not None:
                 await sender.close()
-            await producer.client.close()
     except TimeoutError:
         log.warning("kafka producer did not close in time", extra={"timeout_s": timeout})
     except Exception as exc:  # noqa: BLE001 - closing must not stop a shutdown or a reconnect
         log.warning("kafka producer closed with an error", extra={"error": exc.__class__.__name__})
     finally:
         producer._closed = True  # as stop() marks it; without it aiokafka warns of an unclosed producer
+        # The sockets are closed whatever happened above, even when cancelled: a connection
+        # left open is a leaked file descriptor for as long as the process runs.
+        await asyncio.shield(_close_connections(producer))
+
+
+async def _close_connections(producer: AIOKafkaProducer) -> None:
+    try:
+        await asyncio.wait_for(producer.client.close(), 1.0)
+    except Exception as exc:  # noqa: BLE001 - as above
+        log.warning("kafka connections closed with an error", extra={"error": exc.__class__.__name__})
