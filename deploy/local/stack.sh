@@ -15,6 +15,8 @@ export RUN_DIR
 LOGS=$RUN_DIR/logs
 SERVICES=(intake triage routing)
 READY_TIMEOUT=${READY_TIMEOUT:-90}
+# The demo roster (deploy/local/units.json) is in Seattle; its day team's hours are read there.
+export AGENCY_TIMEZONE=${AGENCY_TIMEZONE:-America/Los_Angeles}
 
 declare -A PORT=([intake]=${INTAKE_PORT:-8001} [triage]=${TRIAGE_PORT:-8002} [routing]=${ROUTING_PORT:-8003})
 declare -A COMMAND=([intake]=".venv/bin/intake" [triage]=".venv/bin/triage serve" [routing]=".venv/bin/routing")

@@ -115,11 +115,18 @@ def test_roster_register_update_and_read(client: TestClient) -> None:
 def test_bad_roster_input_names_the_field(client: TestClient) -> None:
     bad = client.post("/v1/units", json=unit("CL 1", "ambulance"), headers=auth("ops"))
     assert bad.status_code == 422
-    assert {"UnitRegistration.unit_id", "UnitRegistration.type"} <= set(fields_of(bad))
+    assert set(fields_of(bad)) == {"unit_id", "type"}  # the field, never the body's union member
+    in_a_list = client.post(
+        "/v1/units", json=[unit("CL-1", "clinician"), unit("CL-2", "boat")], headers=auth("ops")
+    )
+    assert in_a_list.status_code == 422
+    assert [error["loc"] for error in in_a_list.json()["detail"]] == [["body", 1, "type"]]
     too_many = client.post(
         "/v1/units", json=[unit(f"U-{n}", "police") for n in range(501)], headers=auth("ops")
     )
     assert too_many.status_code == 422
+    assert client.post("/v1/units", json=[], headers=auth("ops")).status_code == 422
+    assert client.post("/v1/units", json="CL-1", headers=auth("ops")).status_code == 422
     assert client.post("/v1/units", content=b"{not json", headers=auth("ops")).status_code == 422
     assert client.get("/v1/units/no%20such", headers=auth("console")).status_code == 422
     assert client.get("/v1/units/NOPE", headers=auth("console")).status_code == 404

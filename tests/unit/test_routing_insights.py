@@ -1,10 +1,20 @@
 """Outcome figures per route and the repeat-location outreach list, from plain records."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from dispatch_shared.events import CallStatus, Disposition, Route
-from routing.insights import CallOutcome, CrisisCall, repeat_locations, summarize_outcomes
+from dispatch_shared.events import CallStatus, Disposition, OverrideReason, Route
+from routing.insights import (
+    CallChanges,
+    CallOutcome,
+    CrisisCall,
+    DispatcherOverride,
+    repeat_locations,
+    route_changes,
+    summarize_outcomes,
+)
+from routing.schemas import OutcomeReport
 
 from tests.factories import T0, later
 
@@ -60,6 +70,114 @@ def test_routes_without_calls_are_listed_with_no_rates() -> None:
     assert set(report) == set(Route)
     empty = report[Route.CO_RESPONSE]
     assert empty.calls == 0 and empty.arrest_rate is None and empty.median_minutes_to_assign is None
+
+
+def changed(route: Route, **changes: Any) -> CallOutcome:
+    return CallOutcome(
+        route=route, status=CallStatus.ON_SCENE, received_at=T0, changes=CallChanges(**changes)
+    )
+
+
+def overridden(now: Route, *steps: tuple[OverrideReason, Route, Route]) -> CallOutcome:
+    return changed(now, overrides=tuple(DispatcherOverride(*step) for step in steps))
+
+
+def test_backup_requests_count_calls_with_an_added_or_awaited_backup_under_the_route_now() -> None:
+    calls = [
+        changed(Route.CLINICIAN_ONLY, units_added_as_backup=2),  # two backups, one call
+        changed(Route.CLINICIAN_ONLY, backup_awaited=True),
+        changed(Route.CLINICIAN_ONLY, units_added_by_escalation=1),  # an escalation is not backup
+        changed(Route.CLINICIAN_ONLY),
+        changed(Route.CO_RESPONSE),
+        changed(Route.POLICE, units_added_as_backup=1, backup_awaited=True),
+    ]
+    report = summarize_outcomes(calls)
+
+    clinician, co_response, police = (
+        report[r] for r in (Route.CLINICIAN_ONLY, Route.CO_RESPONSE, Route.POLICE)
+    )
+    assert (clinician.backup_requests, clinician.backup_requests_per_100_calls) == (2, 50.0)
+    assert (co_response.backup_requests, co_response.backup_requests_per_100_calls) == (0, 0.0)
+    assert (police.backup_requests, police.backup_requests_per_100_calls) == (1, 100.0)
+    assert summarize_outcomes([])[Route.POLICE].backup_requests_per_100_calls is None
+
+
+def test_re_triage_escalations_count_each_trace_an_escalation_leaves_once_per_call() -> None:
+    calls = [
+        changed(Route.CO_RESPONSE, units_added_by_escalation=1),
+        changed(Route.CO_RESPONSE, escalation_awaited=True),  # no unit free yet
+        changed(Route.POLICE, escalation_recorded=True),  # moved off co_response, a police unit already there
+        changed(Route.POLICE, staging=True),
+        changed(Route.POLICE, units_added_by_escalation=2, escalation_recorded=True, staging=True),
+        changed(Route.POLICE, units_added_as_backup=1, backup_awaited=True),  # backup is not escalation
+        changed(Route.CLINICIAN_ONLY),
+    ]
+    report = summarize_outcomes(calls)
+
+    assert report[Route.CO_RESPONSE].re_triage_escalations == 2
+    assert report[Route.POLICE].re_triage_escalations == 3
+    assert report[Route.CLINICIAN_ONLY].re_triage_escalations == 0
+
+
+def test_overrides_are_counted_under_the_system_route_by_first_reason_and_final_route() -> None:
+    judgment, history, safety = (
+        OverrideReason.DISPATCHER_JUDGMENT,
+        OverrideReason.CALLER_HISTORY,
+        OverrideReason.OFFICER_SAFETY,
+    )
+    calls = [
+        # Now police, but the system sent co_response: counted under co_response.
+        overridden(Route.POLICE, (history, Route.CO_RESPONSE, Route.POLICE)),
+        overridden(Route.POLICE, (safety, Route.CO_RESPONSE, Route.POLICE)),
+        # Overridden twice: the first override names the system route and the reason, the last the end.
+        overridden(
+            Route.CLINICIAN_ONLY,
+            (judgment, Route.CO_RESPONSE, Route.POLICE),
+            (OverrideReason.CLINICIAN_REQUEST, Route.POLICE, Route.CLINICIAN_ONLY),
+        ),
+        overridden(Route.CLINICIAN_ONLY, (judgment, Route.CLINICIAN_ONLY, Route.CLINICIAN_ONLY)),  # unit only
+        changed(Route.CO_RESPONSE),
+    ]
+    report = summarize_outcomes(calls)
+
+    co_response = report[Route.CO_RESPONSE]
+    assert co_response.overrides == 3
+    assert co_response.overrides_by_reason == {reason: 0 for reason in OverrideReason} | {
+        history: 1,
+        safety: 1,
+        judgment: 1,
+    }
+    assert co_response.overrides_by_final_route == {
+        Route.CLINICIAN_ONLY: 1,
+        Route.CO_RESPONSE: 0,
+        Route.POLICE: 2,
+    }
+    assert report[Route.POLICE].overrides == 0  # where the calls ended up is not where they were overridden
+    assert report[Route.POLICE].calls == 2  # the other figures stay with the route now
+    assert report[Route.CLINICIAN_ONLY].overrides == 1
+
+    changes = [(c.system_route, c.final_route, c.calls) for c in route_changes(report)]
+    assert changes == [
+        (Route.CO_RESPONSE, Route.POLICE, 2),
+        (Route.CLINICIAN_ONLY, Route.CLINICIAN_ONLY, 1),
+        (Route.CO_RESPONSE, Route.CLINICIAN_ONLY, 1),
+    ]
+
+
+def test_the_report_lists_route_changes_at_the_top_level() -> None:
+    routes = summarize_outcomes(
+        [overridden(Route.POLICE, (OverrideReason.OTHER, Route.CLINICIAN_ONLY, Route.POLICE))] * 3
+    )
+    body = OutcomeReport(since=T0, until=later(60), routes=routes).model_dump(mode="json")
+
+    assert body["overrides_by_route_change"] == [
+        {"system_route": "clinician_only", "final_route": "police", "calls": 3}
+    ]
+    assert body["routes"]["clinician_only"]["overrides_by_reason"]["other"] == 3
+    assert (
+        OutcomeReport(since=T0, until=later(60), routes=summarize_outcomes([])).overrides_by_route_change
+        == []
+    )
 
 
 def crisis(lat=None, lon=None, address=None, minutes=0, route=Route.CLINICIAN_ONLY) -> CrisisCall:

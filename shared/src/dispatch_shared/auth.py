@@ -2,6 +2,8 @@
 
 Roles: ``cad`` posts calls, ``console`` reads calls, units and the stream, ``unit`` reports
 lifecycle and unit status, ``ops`` changes the roster and reads insights and the policy.
+A unit key may be bound to one unit, ``unit@<unit_id>:key``: it then speaks for that unit only
+(a ``Principal`` with ``unit_id``; the service decides what that unit may touch).
 Probes and metrics stay open. Production refuses to start without keys; development without
 ``API_KEYS`` shares generated keys through ``.run/api-keys.env`` so every local service agrees.
 """
@@ -10,8 +12,10 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -29,23 +33,58 @@ class Role(StrEnum):
     OPS = "ops"
 
 
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a key speaks for: its role and, for a unit key bound to one unit, that unit's id.
+
+    ``unit_id`` is None for an unbound key; only ``unit`` keys are ever bound.
+    """
+
+    role: Role
+    unit_id: str | None = None
+
+
 class MissingApiKeys(RuntimeError):
     """Production was started without API_KEYS."""
 
 
 LOCAL_KEYS_FILE = Path(".run") / "api-keys.env"
 
+# The unit ids routing accepts: letters, digits, '.', '_' and '-', at most 64 (no ':', ',' or '@').
+_UNIT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
-def parse_api_keys(spec: str) -> list[tuple[str, Role]]:
-    """Parse ``role:key,role:key``; raises ValueError naming the bad entry (never the key)."""
-    keys: list[tuple[str, Role]] = []
+
+def parse_api_keys(spec: str) -> list[tuple[str, Principal]]:
+    """Parse comma-separated ``role:key`` and ``unit@<unit_id>:key`` entries into (key, Principal).
+
+    Keys are 16+ characters and may contain ``:`` and ``@``; the role part ends at the first ``:``.
+    Raises ValueError naming the position of the bad entry, never the key: an unknown role, a short
+    key, a role other than ``unit`` bound to a unit, a malformed unit id, or one key given twice
+    with different roles or units.
+    """
+    keys: list[tuple[str, Principal]] = []
+    first_seen: dict[str, tuple[int, Principal]] = {}
     for position, entry in enumerate(filter(None, (e.strip() for e in spec.split(","))), start=1):
-        role, sep, key = entry.partition(":")
+        holder, sep, key = entry.partition(":")
+        role, bound, unit_id = holder.partition("@")
         if not sep or role not in {r.value for r in Role} or len(key) < 16:
             raise ValueError(
-                f"API_KEYS entry {position} must be role:key with a known role and a key of 16+ chars"
+                f"API_KEYS entry {position} must be role:key (or unit@<unit id>:key) with a known role "
+                "and a key of 16+ chars"
             )
-        keys.append((key, Role(role)))
+        if bound and role != Role.UNIT:
+            raise ValueError(f"API_KEYS entry {position}: only unit keys can be bound (unit@<unit id>:key)")
+        if bound and not _UNIT_ID.fullmatch(unit_id):
+            raise ValueError(
+                f"API_KEYS entry {position}: the unit id after @ must be 1-64 letters, digits, '.', '_', '-'"
+            )
+        principal = Principal(Role(role), unit_id if bound else None)
+        earlier, first = first_seen.setdefault(key, (position, principal))
+        if first != principal:
+            raise ValueError(
+                f"API_KEYS entries {earlier} and {position} give the same key different roles or units"
+            )
+        keys.append((key, principal))
     return keys
 
 
@@ -72,7 +111,7 @@ def local_api_keys(path: Path = LOCAL_KEYS_FILE) -> str:
     return text.removeprefix("API_KEYS=")
 
 
-def load_api_keys(settings: ServiceSettings) -> list[tuple[str, Role]]:
+def load_api_keys(settings: ServiceSettings) -> list[tuple[str, Principal]]:
     """The keys in force: API_KEYS, or in development the shared local keys."""
     if settings.api_keys:
         return parse_api_keys(settings.api_keys)
@@ -82,19 +121,25 @@ def load_api_keys(settings: ServiceSettings) -> list[tuple[str, Role]]:
 
 
 class KeyRing:
-    """Looks up the role of a presented key in constant time per stored key."""
+    """Looks up who a presented key speaks for, in constant time per stored key."""
 
-    def __init__(self, keys: list[tuple[str, Role]]) -> None:
-        self._keys = [(key.encode(), role) for key, role in keys]
+    def __init__(self, keys: Iterable[tuple[str, Principal]]) -> None:
+        self._keys = [(key.encode(), principal) for key, principal in keys]
 
-    def role_of(self, presented: str) -> Role | None:
-        found: Role | None = None
+    def principal_of(self, presented: str) -> Principal | None:
+        """The role and bound unit of ``presented``; None for a key not in the ring."""
+        found: Principal | None = None
         candidate = presented.encode()
-        for key, role in self._keys:
+        for key, principal in self._keys:
             # Compare against every key, so timing says nothing about which one matched.
             if hmac.compare_digest(key, candidate):
-                found = role
+                found = principal
         return found
+
+    def role_of(self, presented: str) -> Role | None:
+        """The role of ``presented``; None for a key not in the ring."""
+        principal = self.principal_of(presented)
+        return principal.role if principal is not None else None
 
 
 def presented_key(request: Request) -> str | None:
@@ -110,22 +155,35 @@ def presented_key(request: Request) -> str | None:
     return None
 
 
-def require(*roles: Role) -> Callable[[Request], Role]:
-    """A dependency admitting keys of ``roles``: 401 without a known key, 403 for another role."""
+def require_principal(*roles: Role) -> Callable[[Request], Principal]:
+    """A dependency admitting keys of ``roles`` and returning who the key speaks for (its Principal).
 
-    def check(request: Request) -> Role:
+    401 without a known key, 403 for another role.
+    """
+
+    def check(request: Request) -> Principal:
         keyring: KeyRing = request.app.state.keyring
         token = presented_key(request)
-        role = keyring.role_of(token) if token else None
-        if role is None:
+        principal = keyring.principal_of(token) if token else None
+        if principal is None:
             raise HTTPException(
                 status_code=401,
                 detail="a valid API key is required (Authorization: Bearer <key>)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if role not in roles:
+        if principal.role not in roles:
             allowed = ", ".join(roles)
             raise HTTPException(status_code=403, detail=f"this needs a key with role {allowed}")
-        return role
+        return principal
+
+    return check
+
+
+def require(*roles: Role) -> Callable[[Request], Role]:
+    """A dependency admitting keys of ``roles``: 401 without a known key, 403 for another role."""
+    by_key = require_principal(*roles)
+
+    def check(request: Request) -> Role:
+        return by_key(request).role
 
     return check

@@ -32,6 +32,7 @@ from dispatch_shared.consumer import ProcessedEventRecord
 from dispatch_shared.db import transaction
 from dispatch_shared.events import utcnow
 from dispatch_shared.outbox import OutboxRecord
+from dispatch_shared.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -130,19 +131,16 @@ async def enforce_retention(
     A failed pass (say, the database restarting) is logged by error class only and retried at the
     next check. Counts are logged; the text that was cleared never is.
     """
-    while True:
-        cutoff = utcnow() - timedelta(days=retention_days)
-        try:
-            purged = await asyncio.to_thread(purge, engine, purge_pass, cutoff)
-        except Exception as exc:  # noqa: BLE001 - keep the schedule; the next pass catches up
-            log.warning("retention purge failed", extra={"error": exc.__class__.__name__})
-        else:
-            if purged != Purged():
-                log.info(
-                    "retention purge",
-                    extra={"calls": purged.calls, "events": purged.events, "processed": purged.processed},
-                )
-        await asyncio.sleep(check_seconds)
+
+    def one_pass() -> None:
+        purged = purge(engine, purge_pass, utcnow() - timedelta(days=retention_days))
+        if purged != Purged():
+            log.info(
+                "retention purge",
+                extra={"calls": purged.calls, "events": purged.events, "processed": purged.processed},
+            )
+
+    await every(check_seconds, one_pass, name="retention purge")
 
 
 def start_retention(

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dispatch_shared.auth import Role, require
 from dispatch_shared.consumer import handles
-from dispatch_shared.events import CallTriaged, Route, Topic, UnitType
+from dispatch_shared.db import transaction
+from dispatch_shared.events import CallTriaged, Route, Topic, UnitType, utcnow
 from dispatch_shared.http import create_service_app, serve
+from dispatch_shared.periodic import every
 from dispatch_shared.retention import start_retention
 from dispatch_shared.runtime import ServiceRuntime
 from dispatch_shared.settings import ServiceSettings
@@ -25,11 +30,14 @@ from routing import dispatch
 from routing.api import calls, console, insights, units
 from routing.api.headers import SecurityHeaders
 from routing.assignment import DEFAULT_FALLBACKS, validate_chains
+from routing.coverage import Duty, load_roster_file, load_zones
 from routing.models import RoutingOutbox, RoutingProcessedEvent
 from routing.retention import purge_before
 from routing.stream_tokens import StreamTokens
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+log = logging.getLogger(__name__)
 
 
 class RoutingSettings(ServiceSettings):
@@ -45,6 +53,27 @@ class RoutingSettings(ServiceSettings):
             '{"clinician_only": ["clinician", "co_response"], "co_response": ["co_response", "police"], '
             '"police": ["police"]}. Every route needs at least one type.'
         ),
+    )
+    agency_timezone: str = Field(
+        default="UTC",
+        description="IANA time zone (e.g. America/Los_Angeles) in which units' service hours are read.",
+    )
+    zones_file: Path | None = Field(
+        default=None,
+        description="GeoJSON FeatureCollection of named zones (Polygon/MultiPolygon, each with a 'name').",
+    )
+    roster_file: Path | None = Field(
+        default=None,
+        description='Per unit type service hours and zones: {"types": {"clinician": {"service_hours": '
+        '["daily 06:00-22:00"], "zones": ["downtown"]}}}. A unit\'s own win.',
+    )
+    unserved_queue_seconds: float = Field(
+        default=600,
+        gt=0,
+        description="Seconds a clinician_only or co_response call may wait queued before it is unserved.",
+    )
+    queue_check_seconds: float = Field(
+        default=30, gt=0, description="How often the queue is looked at (timeouts, shifts that began)."
     )
     stream_poll_seconds: float = Field(default=0.5, gt=0, le=10, description="How often the stream looks.")
     stream_heartbeat_seconds: float = Field(default=15, gt=0, description="Idle time before a keep-alive.")
@@ -70,6 +99,29 @@ class RoutingSettings(ServiceSettings):
     ) -> dict[Route, tuple[UnitType, ...]]:
         return validate_chains(fallbacks)
 
+    @field_validator("agency_timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"AGENCY_TIMEZONE {name!r} is not an IANA time zone") from None
+        return name
+
+    def duty(self) -> Duty:
+        """The service rules these settings describe; raises ValueError for a bad zones or roster file."""
+        zones = load_zones(self.zones_file) if self.zones_file else {}
+        by_type = load_roster_file(self.roster_file) if self.roster_file else {}
+        for unit_type, coverage in by_type.items():
+            if unknown := [name for name in coverage.zones if name not in zones]:
+                raise ValueError(f"ROSTER_FILE: {unit_type.value} names unknown zones {unknown}")
+        return Duty(
+            timezone=ZoneInfo(self.agency_timezone),
+            zones=zones,
+            by_type=by_type,
+            queue_timeout_s=self.unserved_queue_seconds,
+        )
+
     @field_validator("stream_token_secret")
     @classmethod
     def _long_secret(cls, secret: SecretStr) -> SecretStr:
@@ -90,6 +142,7 @@ def _routers() -> list[tuple[APIRouter, tuple[Role, ...]]]:
         (calls.lifecycle, (Role.UNIT, Role.CONSOLE)),
         (calls.overrides, (Role.CONSOLE,)),
         (insights.router, (Role.OPS,)),
+        (insights.unserved_router, (Role.OPS, Role.CONSOLE)),
     ]
 
 
@@ -122,9 +175,19 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
     """Build the routing app; settings come from the environment unless given."""
     settings = settings or RoutingSettings()
     chains = settings.fallbacks
+    duty = settings.duty()
 
     def on_triaged(session: Session, event: CallTriaged) -> None:
-        dispatch.route_call(session, event=event, chains=chains, outbox=runtime.outbox)
+        dispatch.route_call(session, event=event, chains=chains, outbox=runtime.outbox, duty=duty)
+
+    def review_queue() -> None:
+        with transaction(runtime.engine) as session:
+            overdue = dispatch.review_queue(
+                session, chains=chains, outbox=runtime.outbox, duty=duty, at=utcnow()
+            )
+        if overdue:
+            log.info("calls waited too long for their team", extra={"calls": overdue})
+        runtime.relay.wake()
 
     runtime = ServiceRuntime(
         settings,
@@ -146,8 +209,12 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
             retention_days=settings.retention_days,
             check_seconds=settings.retention_check_seconds,
         )
+        queue_watch = asyncio.create_task(
+            every(settings.queue_check_seconds, review_queue, name="queue review"), name="queue-review"
+        )
         yield
         gate.closed = True
+        queue_watch.cancel()
         retention.cancel()
         await runtime.stop()
 
@@ -162,6 +229,7 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.fallbacks = chains
+    app.state.duty = duty
     app.state.stream_gate = gate
     app.state.stream_tokens = StreamTokens.with_secret(
         settings.stream_token_secret.get_secret_value(), ttl_seconds=settings.stream_token_seconds

@@ -3,7 +3,8 @@
 A route names the kind of response; the fallback chain says which unit types may serve it, in
 order of preference. A unit of an earlier type always wins over a nearer unit of a later type,
 because the chain encodes policy (send a clinician, not the nearest officer). Within a type the
-nearest unit wins, by great-circle distance; without coordinates, the unit idle longest.
+nearest unit wins, by great-circle distance; without coordinates, the unit idle longest. A unit
+off shift or outside its zones (``routing.coverage``) is passed over, whatever its status.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from datetime import datetime
 
 from dispatch_shared.events import Route, UnitType
 
+from routing.coverage import ALWAYS, Coverage, Duty, OffDuty
+
 __all__ = [
     "DEFAULT_FALLBACKS",
     "AvailableUnit",
@@ -22,6 +25,7 @@ __all__ = [
     "FallbackChains",
     "QueuedCall",
     "haversine_km",
+    "passed_over",
     "rank_queue",
     "rank_units",
     "serves",
@@ -71,6 +75,7 @@ class AvailableUnit:
     lat: float | None
     lon: float | None
     available_since: datetime
+    coverage: Coverage = ALWAYS
 
 
 @dataclass(frozen=True)
@@ -117,12 +122,30 @@ def terms_of_service(call: QueuedCall, unit: AvailableUnit, chains: FallbackChai
     )
 
 
+def _on_duty(unit: AvailableUnit, call: QueuedCall, duty: Duty | None, at: datetime | None) -> bool:
+    if duty is None or at is None:
+        return True
+    return duty.excludes(unit.coverage, at=at, lat=call.lat, lon=call.lon) is None
+
+
 def rank_units(
-    *, call: QueuedCall, units: Iterable[AvailableUnit], chains: FallbackChains
+    *,
+    call: QueuedCall,
+    units: Iterable[AvailableUnit],
+    chains: FallbackChains,
+    duty: Duty | None = None,
+    at: datetime | None = None,
 ) -> list[Candidate]:
-    """Units that may serve ``call``, best first: chain order, then nearest, then idle longest."""
+    """Units that may serve ``call``, best first: chain order, then nearest, then idle longest.
+
+    With ``duty`` and ``at``: only units on shift at ``at`` whose zones hold the call.
+    """
     order = {unit_type: position for position, unit_type in enumerate(chains[call.route])}
-    candidates = [terms_of_service(call, unit, chains) for unit in units if unit.type in order]
+    candidates = [
+        terms_of_service(call, unit, chains)
+        for unit in units
+        if unit.type in order and _on_duty(unit, call, duty, at)
+    ]
 
     def preference(candidate: Candidate) -> tuple[int, bool, float, datetime, str]:
         unit = candidate.unit
@@ -133,9 +156,31 @@ def rank_units(
     return sorted(candidates, key=preference)
 
 
+def passed_over(
+    *, call: QueuedCall, units: Iterable[AvailableUnit], unit_type: UnitType, duty: Duty, at: datetime
+) -> list[OffDuty]:
+    """Why each free unit of ``unit_type`` could not take ``call`` at ``at`` (none: none was free)."""
+    reasons = (
+        duty.excludes(unit.coverage, at=at, lat=call.lat, lon=call.lon)
+        for unit in units
+        if unit.type is unit_type
+    )
+    return [reason for reason in reasons if reason is not None]
+
+
 def rank_queue(
-    *, unit: AvailableUnit, queued: Iterable[QueuedCall], chains: FallbackChains
+    *,
+    unit: AvailableUnit,
+    queued: Iterable[QueuedCall],
+    chains: FallbackChains,
+    duty: Duty | None = None,
+    at: datetime | None = None,
 ) -> list[QueuedCall]:
-    """Queued calls ``unit`` may serve, in the order it should take them: most urgent, then oldest."""
-    servable = [call for call in queued if serves(unit.type, call.route, chains)]
+    """Queued calls ``unit`` may serve, in the order it should take them: most urgent, then oldest.
+
+    With ``duty`` and ``at``: none while the unit is off shift, and only calls inside its zones.
+    """
+    servable = [
+        call for call in queued if serves(unit.type, call.route, chains) and _on_duty(unit, call, duty, at)
+    ]
     return sorted(servable, key=lambda call: (call.priority, call.received_at, call.call_id))

@@ -18,6 +18,7 @@ from dispatch_shared.events import (
     CallStatus,
     CallStatusChanged,
     Disposition,
+    OverrideReason,
     Route,
     UnitStatus,
     utcnow,
@@ -25,12 +26,22 @@ from dispatch_shared.events import (
 from dispatch_shared.outbox import Outbox
 from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select, update
+from sqlmodel.sql.expression import SelectOfScalar
 
 from routing.assignment import FallbackChains
-from routing.dispatch import UnknownCall, publish_unit, take_dispatch_lock, take_next_call, units_on_call
-from routing.insights import CallOutcome, CrisisCall
+from routing.coverage import Duty
+from routing.dispatch import (
+    ANYTIME,
+    UnknownCall,
+    publish_unit,
+    take_dispatch_lock,
+    take_next_call,
+    units_on_call,
+)
+from routing.insights import CallChanges, CallOutcome, CrisisCall, DispatcherOverride
 from routing.lifecycle import CLOSED, REPORTABLE, check_transition, unit_status_for
-from routing.models import CallOverride, CallUnit, RoutedCall, RoutingUnit
+from routing.models import CallOverride, CallUnit, RoutedCall, RoutingUnit, UnservedCall
+from routing.unserved import UnservedReason
 
 __all__ = [
     "StatusReport",
@@ -103,7 +114,7 @@ def _apply_step(session: Session, call: RoutedCall, report: StatusReport, at: da
 
 
 def _move_unit(
-    session: Session, *, call: RoutedCall, chains: FallbackChains, outbox: Outbox, at: datetime
+    session: Session, *, call: RoutedCall, chains: FallbackChains, outbox: Outbox, at: datetime, duty: Duty
 ) -> None:
     """Keep the primary unit in step with its call; a closed call frees every unit on it for the queue."""
     freed: list[RoutingUnit] = []
@@ -112,7 +123,7 @@ def _move_unit(
             freed.extend(_free_added(session, call=call, added=added, outbox=outbox, at=at))
     freed.extend(_move_primary(session, call=call, outbox=outbox, at=at))
     for unit in freed:  # once all are free, so each sees the others' calls taken
-        take_next_call(session, unit=unit, chains=chains, outbox=outbox, at=at)
+        take_next_call(session, unit=unit, chains=chains, outbox=outbox, at=at, duty=duty)
 
 
 def _free_added(
@@ -166,7 +177,13 @@ def _move_primary(session: Session, *, call: RoutedCall, outbox: Outbox, at: dat
 
 
 def report_status(
-    session: Session, *, call_id: str, report: StatusReport, chains: FallbackChains, outbox: Outbox
+    session: Session,
+    *,
+    call_id: str,
+    report: StatusReport,
+    chains: FallbackChains,
+    outbox: Outbox,
+    duty: Duty = ANYTIME,
 ) -> RoutedCall:
     """Apply a lifecycle step; raises UnknownCall, TransitionNotAllowed or ConcurrentUpdate."""
     if report.status not in REPORTABLE:
@@ -193,7 +210,7 @@ def report_status(
                 changed_at=at,
             ),
         )
-        _move_unit(session, call=call, chains=chains, outbox=outbox, at=at)
+        _move_unit(session, call=call, chains=chains, outbox=outbox, at=at, duty=duty)
         return call
     raise ConcurrentUpdate(f"call {call_id} kept changing; try again")
 
@@ -257,9 +274,71 @@ def _in_window(since: datetime, until: datetime) -> ColumnElement[bool]:
     return and_(col(RoutedCall.received_at) >= since, col(RoutedCall.received_at) < until)
 
 
+def _units_added(session: Session, window: SelectOfScalar[str]) -> dict[str, tuple[int, int]]:
+    """Per call in ``window`` with added units: (added by escalations, added as backup)."""
+    rows = session.exec(
+        select(CallUnit.call_id, func.count(), func.count(col(CallUnit.backup_reason)))
+        .where(col(CallUnit.call_id).in_(window))
+        .group_by(col(CallUnit.call_id))
+    ).all()
+    return {call_id: (int(total) - int(backup), int(backup)) for call_id, total, backup in rows}
+
+
+def _overrides_of(session: Session, window: SelectOfScalar[str]) -> dict[str, list[DispatcherOverride]]:
+    """Per overridden call in ``window``: its overrides, oldest first."""
+    rows = session.exec(
+        select(CallOverride.call_id, CallOverride.reason, CallOverride.from_route, CallOverride.to_route)
+        .where(col(CallOverride.call_id).in_(window))
+        .order_by(col(CallOverride.overridden_at), col(CallOverride.id))
+    ).all()
+    found: dict[str, list[DispatcherOverride]] = {}
+    for call_id, reason, from_route, to_route in rows:
+        found.setdefault(call_id, []).append(
+            DispatcherOverride(OverrideReason(reason), Route(from_route), Route(to_route))
+        )
+    return found
+
+
+def _escalations_recorded(session: Session, window: SelectOfScalar[str]) -> set[str]:
+    """Calls in ``window`` recorded as escalated off a clinician route (``escalated_by_safety``)."""
+    rows = session.exec(
+        select(UnservedCall.call_id).where(
+            col(UnservedCall.reason) == UnservedReason.ESCALATED_BY_SAFETY,
+            col(UnservedCall.call_id).in_(window),
+        )
+    ).all()
+    return set(rows)
+
+
+def _changes(
+    call: RoutedCall,
+    units: tuple[int, int],
+    overrides: Sequence[DispatcherOverride],
+    escalation_recorded: bool,
+) -> CallChanges:
+    by_escalation, as_backup = units
+    return CallChanges(
+        units_added_by_escalation=by_escalation,
+        escalation_awaited=call.awaiting_route is not None and call.awaiting_backup is None,
+        escalation_recorded=escalation_recorded,
+        staging=call.staging,
+        units_added_as_backup=as_backup,
+        backup_awaited=call.awaiting_backup is not None,  # kept when the call closes unfilled
+        overrides=tuple(overrides),
+    )
+
+
 def outcome_records(session: Session, *, since: datetime, until: datetime) -> list[CallOutcome]:
-    """What insights need of each call received in [since, until)."""
+    """What insights need of each call received in [since, until), with what changed it after triage.
+
+    Four queries whatever the number of calls: the calls, then their added units, overrides and
+    recorded escalations, each aggregated over the window's call ids.
+    """
     calls = session.exec(select(RoutedCall).where(_in_window(since, until))).all()
+    window = select(RoutedCall.call_id).where(_in_window(since, until))
+    units = _units_added(session, window)
+    overrides = _overrides_of(session, window)
+    escalated = _escalations_recorded(session, window)
     return [
         CallOutcome(
             route=Route(call.route),
@@ -271,6 +350,12 @@ def outcome_records(session: Session, *, since: datetime, until: datetime) -> li
             disposition=Disposition(call.disposition) if call.disposition else None,
             use_of_force=call.use_of_force,
             fallback_used=call.fallback_used,
+            changes=_changes(
+                call,
+                units.get(call.call_id, (0, 0)),
+                overrides.get(call.call_id, ()),
+                call.call_id in escalated,
+            ),
         )
         for call in calls
     ]

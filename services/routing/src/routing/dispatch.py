@@ -46,10 +46,12 @@ from routing.assignment import (
     Candidate,
     FallbackChains,
     QueuedCall,
+    passed_over,
     rank_queue,
     rank_units,
     terms_of_service,
 )
+from routing.coverage import Duty
 from routing.language import language_code, needs_interpreter
 from routing.lifecycle import CLOSED
 from routing.models import CallOverride, CallUnit, DispatchLock, RoutedCall, RoutingUnit
@@ -61,6 +63,10 @@ from routing.override import (
     decide_override,
 )
 from routing.retriage import THREAT_RANK, CallState, RetriageAction, decide_retriage
+from routing.unserved import ELIGIBLE_ROUTES, UnservedReason, fallback_reason, record_unserved
+
+ANYTIME = Duty()
+"""No shift or zone rules: every available unit may take any call."""
 
 __all__ = [
     "Override",
@@ -75,6 +81,7 @@ __all__ = [
     "retriage_call",
     "route_call",
     "units_on_call",
+    "review_queue",
     "take_dispatch_lock",
     "take_next_call",
 ]
@@ -118,14 +125,36 @@ def publish_unit(session: Session, *, unit: RoutingUnit, outbox: Outbox, at: dat
     )
 
 
-def _as_available(unit: RoutingUnit) -> AvailableUnit:
+def _as_available(unit: RoutingUnit, duty: Duty = ANYTIME) -> AvailableUnit:
+    hours = json.loads(unit.service_hours) if unit.service_hours else None
+    zones = json.loads(unit.zones) if unit.zones else None
     return AvailableUnit(
         unit_id=unit.unit_id,
         type=UnitType(unit.type),
         lat=unit.lat,
         lon=unit.lon,
         available_since=unit.available_since or unit.updated_at,
+        coverage=duty.coverage(UnitType(unit.type), hours, zones),
     )
+
+
+def _note_fallback(
+    session: Session,
+    *,
+    call: RoutedCall,
+    wanted: QueuedCall,
+    chains: FallbackChains,
+    duty: Duty,
+    at: datetime,
+) -> None:
+    """An eligible call is being served by a fallback unit: record why its first unit type did not go."""
+    route = Route(call.route)
+    if route not in ELIGIBLE_ROUTES:
+        return
+    first = chains[route][0]
+    free = [_as_available(unit, duty) for unit in _available_units(session, (first,))]
+    reason = fallback_reason(passed_over(call=wanted, units=free, unit_type=first, duty=duty, at=at))
+    record_unserved(session, call_id=call.call_id, route=route, reason=reason, at=at)
 
 
 def _as_queued(call: RoutedCall) -> QueuedCall:
@@ -285,14 +314,22 @@ def assign_unit(
     at: datetime,
     reason: RouteReason = RouteReason.TRIAGED,
     override_reason: OverrideReason | None = None,
+    duty: Duty = ANYTIME,
 ) -> RoutingUnit | None:
-    """Send the best available unit to ``call`` (new, or queued under the dispatch lock); None if none can."""
+    """Send the best available unit to ``call`` (new, or queued under the dispatch lock); None if none can.
+
+    Units off shift or outside their zones are passed over (``duty``). An eligible call served by
+    a fallback unit is recorded as unserved with the reason (``routing.unserved``).
+    """
     route = Route(call.route)
-    units = _available_units(session, chains[route])
-    for candidate in rank_units(call=_as_queued(call), units=map(_as_available, units), chains=chains):
+    units = [_as_available(unit, duty) for unit in _available_units(session, chains[route])]
+    wanted = _as_queued(call)
+    for candidate in rank_units(call=wanted, units=units, chains=chains, duty=duty, at=at):
         unit = claim_unit(session, unit_id=candidate.unit.unit_id, call_id=call.call_id, at=at)
         if unit is None:
             continue  # another instance claimed it first: try the next best
+        if candidate.fallback_used and reason is not RouteReason.OVERRIDE:
+            _note_fallback(session, call=call, wanted=wanted, chains=chains, duty=duty, at=at)
         _record_assignment(
             session,
             call=call,
@@ -317,11 +354,12 @@ def _add_unit(
     at: datetime,
     reason: RouteReason = RouteReason.RE_TRIAGED,
     backup_reason: str | None = None,
+    duty: Duty = ANYTIME,
 ) -> CallUnit | None:
     """Add the best available unit of ``route``'s chain to a call that has units; None when none is free."""
-    units = _available_units(session, chains[route])
+    units = [_as_available(unit, duty) for unit in _available_units(session, chains[route])]
     wanted = replace(_as_queued(call), route=route)
-    for candidate in rank_units(call=wanted, units=map(_as_available, units), chains=chains):
+    for candidate in rank_units(call=wanted, units=units, chains=chains, duty=duty, at=at):
         unit = claim_unit(session, unit_id=candidate.unit.unit_id, call_id=call.call_id, at=at)
         if unit is None:
             continue
@@ -356,9 +394,20 @@ def _claim_awaiting_call(session: Session, *, call_id: str, route: Route) -> Rou
 
 
 def take_next_call(
-    session: Session, *, unit: RoutingUnit, chains: FallbackChains, outbox: Outbox, at: datetime
+    session: Session,
+    *,
+    unit: RoutingUnit,
+    chains: FallbackChains,
+    outbox: Outbox,
+    at: datetime,
+    duty: Duty = ANYTIME,
 ) -> RoutedCall | None:
-    """Let an available ``unit`` take the most urgent, oldest queued call it can serve."""
+    """Let an available ``unit`` take the most urgent, oldest queued call it can serve.
+
+    None while the unit is off shift; only calls inside its zones (``duty``). An eligible call a
+    fallback unit takes, or one that waited longer than ``duty.queue_timeout_s``, is recorded as
+    unserved.
+    """
     if unit.status != UnitStatus.AVAILABLE:
         return None
     serves = [route for route, types in chains.items() if UnitType(unit.type) in types]
@@ -377,8 +426,10 @@ def take_next_call(
         .limit(200)
     ).all()
     awaiting = {call.call_id for call in queued if call.status != CallStatus.QUEUED}
-    available = _as_available(unit)
-    for waiting in rank_queue(unit=available, queued=map(_as_queued, queued), chains=chains):
+    available = _as_available(unit, duty)
+    for waiting in rank_queue(
+        unit=available, queued=map(_as_queued, queued), chains=chains, duty=duty, at=at
+    ):
         if waiting.call_id in awaiting:
             escalated = _claim_awaiting_call(session, call_id=waiting.call_id, route=waiting.route)
             if escalated is None:
@@ -411,6 +462,16 @@ def take_next_call(
             # dispatch-lock protocol. Roll everything back rather than strand the call.
             raise RuntimeError(f"unit {unit.unit_id} was claimed while this transaction held it")
         terms = terms_of_service(waiting, available, chains)
+        if terms.fallback_used:
+            _note_fallback(session, call=call, wanted=waiting, chains=chains, duty=duty, at=at)
+        if duty.queue_timeout_s is not None and (at - call.routed_at).total_seconds() > duty.queue_timeout_s:
+            record_unserved(
+                session,
+                call_id=call.call_id,
+                route=Route(call.route),
+                reason=UnservedReason.QUEUE_TIMEOUT,
+                at=at,
+            )
         _record_assignment(session, call=call, unit=claimed, terms=terms, outbox=outbox, at=at)
         return call
     return None
@@ -441,12 +502,13 @@ def route_call(
     event: CallTriaged,
     chains: FallbackChains,
     outbox: Outbox,
+    duty: Duty = ANYTIME,
 ) -> RoutedCall:
     """Record a triaged call and assign it a unit, or queue it; a call seen before is re-triaged."""
     take_dispatch_lock(session)
     existing = session.get(RoutedCall, str(event.call_id), populate_existing=True)
     if existing is not None:
-        return retriage_call(session, call=existing, event=event, chains=chains, outbox=outbox)
+        return retriage_call(session, call=existing, event=event, chains=chains, outbox=outbox, duty=duty)
     at = utcnow()
     call = RoutedCall.model_validate(
         {
@@ -461,7 +523,7 @@ def route_call(
     )
     session.add(call)
     session.flush()
-    if assign_unit(session, call=call, chains=chains, outbox=outbox, at=at) is None:
+    if assign_unit(session, call=call, chains=chains, outbox=outbox, at=at, duty=duty) is None:
         _publish_queued(session, call=call, outbox=outbox, at=at, reason=RouteReason.TRIAGED)
     return call
 
@@ -541,7 +603,13 @@ def _update_call(session: Session, call: RoutedCall, values: dict[str, object]) 
 
 
 def retriage_call(
-    session: Session, *, call: RoutedCall, event: CallTriaged, chains: FallbackChains, outbox: Outbox
+    session: Session,
+    *,
+    call: RoutedCall,
+    event: CallTriaged,
+    chains: FallbackChains,
+    outbox: Outbox,
+    duty: Duty = ANYTIME,
 ) -> RoutedCall:
     """Apply a new triage revision of a known call (see ``routing.retriage``); the caller holds the lock.
 
@@ -588,7 +656,7 @@ def retriage_call(
     if plan.action is RetriageAction.REQUEUE:
         call = _update_call(session, call, values)
         sent = assign_unit(
-            session, call=call, chains=chains, outbox=outbox, at=at, reason=RouteReason.RE_TRIAGED
+            session, call=call, chains=chains, outbox=outbox, at=at, reason=RouteReason.RE_TRIAGED, duty=duty
         )
         if sent is None:
             _publish_queued(session, call=call, outbox=outbox, at=at, reason=RouteReason.RE_TRIAGED)
@@ -603,10 +671,18 @@ def retriage_call(
         "awaiting_route": None,
         "awaiting_backup": None,
     }
+    if Route(call.route) in ELIGIBLE_ROUTES and (decision.route != call.route or plan.staging):
+        record_unserved(
+            session,
+            call_id=call.call_id,
+            route=Route(call.route),
+            reason=UnservedReason.ESCALATED_BY_SAFETY,
+            at=at,
+        )
     call = _update_call(session, call, values)
     if plan.add_unit_for is not None:
         added_now = _add_unit(
-            session, call=call, route=plan.add_unit_for, chains=chains, outbox=outbox, at=at
+            session, call=call, route=plan.add_unit_for, chains=chains, outbox=outbox, at=at, duty=duty
         )
         if added_now is not None:
             return call
@@ -657,7 +733,13 @@ def _free_primary(
 
 
 def override_call(
-    session: Session, *, call_id: str, override: Override, chains: FallbackChains, outbox: Outbox
+    session: Session,
+    *,
+    call_id: str,
+    override: Override,
+    chains: FallbackChains,
+    outbox: Outbox,
+    duty: Duty = ANYTIME,
 ) -> RoutedCall:
     """Apply a dispatcher's override under the dispatch lock, publishing ``CallRouted`` (reason override).
 
@@ -708,6 +790,17 @@ def override_call(
     )
     if result.rowcount != 1:
         raise StaleOverride(f"call {call_id} changed while the override was applied")
+    other_type = (
+        plan.reassign and named is not None and UnitType(named.type) != chains[Route(record.from_route)][0]
+    )
+    if plan.route != record.from_route or other_type:
+        record_unserved(
+            session,
+            call_id=call_id,
+            route=Route(record.from_route),
+            reason=UnservedReason.DISPATCHER_OVERRIDE,
+            at=at,
+        )
     call = session.get(RoutedCall, call_id, populate_existing=True)
     assert call is not None
     freed: RoutingUnit | None = None
@@ -738,6 +831,7 @@ def override_call(
             at=at,
             reason=RouteReason.OVERRIDE,
             override_reason=override.reason,
+            duty=duty,
         )
         if sent is None:
             _publish_queued(
@@ -765,7 +859,7 @@ def override_call(
     session.add(record)
     session.flush()
     if freed is not None:
-        take_next_call(session, unit=freed, chains=chains, outbox=outbox, at=at)
+        take_next_call(session, unit=freed, chains=chains, outbox=outbox, at=at, duty=duty)
     return call
 
 
@@ -777,6 +871,7 @@ def request_backup(
     reason: str,
     chains: FallbackChains,
     outbox: Outbox,
+    duty: Duty = ANYTIME,
 ) -> RoutedCall:
     """Add the nearest free unit of ``unit_type`` to a call with units (``CallRouted`` reason backup).
 
@@ -801,6 +896,7 @@ def request_backup(
         at=at,
         reason=RouteReason.BACKUP,
         backup_reason=reason,
+        duty=duty,
     )
     if added is not None:
         return call
@@ -809,3 +905,37 @@ def request_backup(
         session, call=call, outbox=outbox, at=at, status=CallStatus.ASSIGNED, reason=RouteReason.BACKUP
     )
     return call
+
+
+def review_queue(
+    session: Session, *, chains: FallbackChains, outbox: Outbox, duty: Duty, at: datetime
+) -> int:
+    """The periodic look at the queue; returns how many calls were newly recorded as waiting too long.
+
+    Eligible calls queued longer than ``duty.queue_timeout_s`` are recorded as unserved
+    (``queue_timeout``), and every available unit is offered the queue again, so a team whose
+    shift has just begun takes the calls that waited for it.
+    """
+    take_dispatch_lock(session)
+    waiting = session.exec(
+        select(RoutedCall.call_id, RoutedCall.route, RoutedCall.routed_at, RoutedCall.status).where(
+            or_(
+                col(RoutedCall.status) == CallStatus.QUEUED,
+                and_(
+                    col(RoutedCall.awaiting_route).is_not(None), col(RoutedCall.status).not_in(list(CLOSED))
+                ),
+            )
+        )
+    ).all()
+    if not waiting:
+        return 0
+    overdue = 0
+    if duty.queue_timeout_s is not None:
+        for call_id, route, routed_at, status in waiting:
+            if status == CallStatus.QUEUED and (at - routed_at).total_seconds() > duty.queue_timeout_s:
+                overdue += record_unserved(
+                    session, call_id=call_id, route=Route(route), reason=UnservedReason.QUEUE_TIMEOUT, at=at
+                )
+    for unit in _available_units(session, tuple(UnitType)):
+        take_next_call(session, unit=unit, chains=chains, outbox=outbox, at=at, duty=duty)
+    return overdue

@@ -9,7 +9,7 @@ from dispatch_shared.consumer import ProcessedEventRecord
 from dispatch_shared.db import UtcDateTime
 from dispatch_shared.events import utcnow
 from dispatch_shared.outbox import OutboxRecord
-from sqlalchemy import Text
+from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -147,9 +147,30 @@ class RoutingUnit(SQLModel, table=True):
     lat: float | None = None
     lon: float | None = None
     current_call_id: str | None = Field(default=None, max_length=36)
+    service_hours: str | None = Field(
+        default=None,
+        sa_type=Text,
+        description="JSON list of weekly windows (routing.coverage); null: its type's.",
+    )
+    zones: str | None = Field(
+        default=None, sa_type=Text, description="JSON list of zone names; null: its type's."
+    )
     available_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     version: int = 0
+
+
+class UnservedCall(SQLModel, table=True):
+    """An eligible call not served as triaged, and why (``routing.unserved``); one row per reason."""
+
+    __tablename__ = "routing_unserved"
+    __table_args__ = (UniqueConstraint("call_id", "reason", name="uq_routing_unserved_call_reason"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(max_length=36, index=True)
+    route: str = Field(max_length=20, description="The eligible route the call had when this happened.")
+    reason: str = Field(max_length=40, description="An UnservedReason value.")
+    recorded_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class DispatchLock(SQLModel, table=True):

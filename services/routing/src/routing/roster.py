@@ -7,6 +7,7 @@ and only while it has no call. A unit that becomes available takes a waiting cal
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,7 +16,8 @@ from dispatch_shared.outbox import Outbox
 from sqlmodel import Session, col, select
 
 from routing.assignment import FallbackChains
-from routing.dispatch import publish_unit, take_dispatch_lock, take_next_call
+from routing.coverage import Duty
+from routing.dispatch import ANYTIME, publish_unit, take_dispatch_lock, take_next_call
 from routing.models import RoutingUnit
 
 __all__ = [
@@ -55,6 +57,10 @@ class UnitChange:
     lat: float | None = None
     lon: float | None = None
     status: UnitStatus | None = None
+    service_hours: list[str] | None = None
+    """Weekly windows (``routing.coverage``); None: its type's from the roster file."""
+    zones: list[str] | None = None
+    """Zone names from ``ZONES_FILE``; None: its type's from the roster file."""
 
 
 def get_unit(session: Session, unit_id: str) -> RoutingUnit:
@@ -85,6 +91,10 @@ def _check_roster_status(status: UnitStatus) -> None:
         )
 
 
+def _as_json(values: list[str] | None) -> str | None:
+    return json.dumps(values) if values else None
+
+
 def _apply(session: Session, change: UnitChange) -> tuple[RoutingUnit, bool]:
     """Insert or update one unit; returns it and whether it changed."""
     at = utcnow()
@@ -99,13 +109,15 @@ def _apply(session: Session, change: UnitChange) -> tuple[RoutingUnit, bool]:
             status=status,
             lat=change.lat,
             lon=change.lon,
+            service_hours=_as_json(change.service_hours),
+            zones=_as_json(change.zones),
             available_since=at if status is UnitStatus.AVAILABLE else None,
             updated_at=at,
         )
         session.add(unit)
         session.flush()
         return unit, True
-    before = (unit.type, unit.name, unit.status, unit.lat, unit.lon)
+    before = (unit.type, unit.name, unit.status, unit.lat, unit.lon, unit.service_hours, unit.zones)
     if unit.current_call_id is not None:
         if change.type != unit.type:
             raise UnitBusy(
@@ -120,7 +132,16 @@ def _apply(session: Session, change: UnitChange) -> tuple[RoutingUnit, bool]:
         unit.status = change.status
         unit.available_since = at if change.status is UnitStatus.AVAILABLE else None
     unit.type, unit.name, unit.lat, unit.lon = change.type, change.name, change.lat, change.lon
-    changed = before != (unit.type, unit.name, unit.status, unit.lat, unit.lon)
+    unit.service_hours, unit.zones = _as_json(change.service_hours), _as_json(change.zones)
+    changed = before != (
+        unit.type,
+        unit.name,
+        unit.status,
+        unit.lat,
+        unit.lon,
+        unit.service_hours,
+        unit.zones,
+    )
     if changed:
         unit.updated_at = at
         unit.version += 1
@@ -130,7 +151,12 @@ def _apply(session: Session, change: UnitChange) -> tuple[RoutingUnit, bool]:
 
 
 def register_units(
-    session: Session, *, changes: Sequence[UnitChange], chains: FallbackChains, outbox: Outbox
+    session: Session,
+    *,
+    changes: Sequence[UnitChange],
+    chains: FallbackChains,
+    outbox: Outbox,
+    duty: Duty = ANYTIME,
 ) -> list[RoutingUnit]:
     """Register or update units; each change is published, and newly free units drain the queue."""
     take_dispatch_lock(session)
@@ -141,7 +167,7 @@ def register_units(
             publish_unit(session, unit=unit, outbox=outbox, at=unit.updated_at)
         units.append(unit)
     for unit in units:
-        take_next_call(session, unit=unit, chains=chains, outbox=outbox, at=utcnow())
+        take_next_call(session, unit=unit, chains=chains, outbox=outbox, at=utcnow(), duty=duty)
     return units
 
 
@@ -154,6 +180,7 @@ def set_unit_status(
     lon: float | None = None,
     chains: FallbackChains,
     outbox: Outbox,
+    duty: Duty = ANYTIME,
 ) -> RoutingUnit:
     """Put a unit without a call in or out of service (optionally moving it); idempotent."""
     take_dispatch_lock(session)
@@ -172,9 +199,11 @@ def set_unit_status(
         lat=lat if lat is not None else unit.lat,
         lon=lon if lon is not None else unit.lon,
         status=status,
+        service_hours=json.loads(unit.service_hours) if unit.service_hours else None,
+        zones=json.loads(unit.zones) if unit.zones else None,
     )
     unit, changed = _apply(session, change)
     if changed:
         publish_unit(session, unit=unit, outbox=outbox, at=unit.updated_at)
-    take_next_call(session, unit=unit, chains=chains, outbox=outbox, at=utcnow())
+    take_next_call(session, unit=unit, chains=chains, outbox=outbox, at=utcnow(), duty=duty)
     return unit

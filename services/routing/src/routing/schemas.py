@@ -23,16 +23,19 @@ from dispatch_shared.events import (
 )
 from dispatch_shared.text import CleanText
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
+    computed_field,
     field_validator,
     model_validator,
 )
 
-from routing.insights import RepeatLocation, RouteOutcomes
+from routing.coverage import parse_window
+from routing.insights import RepeatLocation, RouteChange, RouteOutcomes, route_changes
 from routing.lifecycle import allowed_after
 from routing.models import CallOverride, CallUnit, RoutedCall, RoutingUnit
 
@@ -41,6 +44,19 @@ UnitId = Annotated[
 ]
 NOTES_MAX_CHARS = 2000
 MAX_UNITS_PER_REQUEST = 500
+
+
+def _service_window(text: str) -> str:
+    parse_window(text)  # raises ValueError naming the window
+    return text
+
+
+ServiceWindow = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    AfterValidator(_service_window),
+]
+ZoneName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
 class UnitRegistration(BaseModel):
@@ -55,6 +71,17 @@ class UnitRegistration(BaseModel):
     lon: Longitude | None = Field(default=None, validate_default=True)
     status: Literal[UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE] | None = Field(
         default=None, description="available or out_of_service; omitted keeps a known unit's status."
+    )
+    service_hours: Annotated[list[ServiceWindow], Field(max_length=21)] | None = Field(
+        default=None,
+        description="Weekly windows in AGENCY_TIMEZONE when the unit takes calls, e.g. "
+        "['mon-fri 08:00-17:00', 'sat 22:00-06:00'] (a window ending before it starts runs past "
+        "midnight). Omitted: its type's from ROSTER_FILE, else always.",
+    )
+    zones: Annotated[list[ZoneName], Field(max_length=50)] | None = Field(
+        default=None,
+        description="Names of ZONES_FILE zones the unit serves. "
+        "Omitted: its type's from ROSTER_FILE, else anywhere.",
     )
 
     @field_validator("lon")
@@ -87,10 +114,16 @@ class UnitView(BaseModel):
     current_call_id: str | None
     available_since: datetime | None
     updated_at: datetime
+    service_hours: list[str] | None = Field(description="The unit's own windows; null: its type's.")
+    zones: list[str] | None = Field(description="The unit's own zones; null: its type's.")
 
     @classmethod
     def of(cls, unit: RoutingUnit) -> UnitView:
-        return cls.model_validate(unit, from_attributes=True)
+        own = {
+            "service_hours": json.loads(unit.service_hours) if unit.service_hours else None,
+            "zones": json.loads(unit.zones) if unit.zones else None,
+        }
+        return cls.model_validate(unit.model_dump() | own)
 
 
 class UnitList(BaseModel):
@@ -202,6 +235,9 @@ class CallUnitView(BaseModel):
     distance_km: float | None = Field(description="Great-circle distance when sent, km; None if unknown.")
     fallback_used: bool = Field(description="Not the first unit type of the route's fallback chain.")
     backup_reason: str | None = Field(default=None, description="Why the field asked for it, when backup.")
+    revision: int | None = Field(
+        default=None, description="The call's triage revision when the unit was added; None for the primary."
+    )
 
 
 class CallView(BaseModel):
@@ -238,6 +274,10 @@ class CallView(BaseModel):
     )
     awaiting_route: Route | None = Field(
         description="An escalation found no free unit for this route; the next freed unit serving it goes."
+    )
+    awaiting_backup: str | None = Field(
+        default=None,
+        description="The field's reason while ``awaiting_route`` waits for a backup unit, else None.",
     )
     fallback_used: bool
     distance_km: float | None
@@ -285,6 +325,7 @@ class CallView(BaseModel):
                 distance_km=unit.distance_km,
                 fallback_used=unit.fallback_used,
                 backup_reason=unit.backup_reason,
+                revision=unit.revision,
             )
             for unit in added
         ]
@@ -311,6 +352,7 @@ class CallView(BaseModel):
             suggested_route=Route(call.suggested_route) if call.suggested_route else None,
             staging=call.staging,
             awaiting_route=Route(call.awaiting_route) if call.awaiting_route else None,
+            awaiting_backup=call.awaiting_backup,
             fallback_used=call.fallback_used,
             distance_km=call.distance_km,
             disposition=Disposition(call.disposition) if call.disposition else None,
@@ -349,11 +391,22 @@ class CallPage(BaseModel):
 
 
 class OutcomeReport(BaseModel):
-    """Outcomes per route for calls received in [since, until)."""
+    """Outcomes per route for calls received in [since, until), and how dispatchers changed routes."""
 
     since: datetime
     until: datetime
     routes: dict[Route, RouteOutcomes]
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Overridden calls per (system_route, final_route), most calls first: system_route "
+        "is the route the call had when first overridden (the first override's from_route), "
+        "final_route the route its last override left it on. Overrides are where bias can creep "
+        "back in, so they are shown per route."
+    )
+    @property
+    def overrides_by_route_change(self) -> list[RouteChange]:
+        """Derived from each route's ``overrides_by_final_route``."""
+        return route_changes(self.routes)
 
 
 class RepeatLocationReport(BaseModel):

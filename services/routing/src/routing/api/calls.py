@@ -15,7 +15,8 @@ from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 
 from routing import calls, dispatch
-from routing.api.deps import ChainsDep, SessionDep, unprocessable
+from routing.api.deps import ChainsDep, DutyDep, SessionDep, unprocessable
+from routing.api.principal import PrincipalDep, require_own_call
 from routing.lifecycle import TransitionNotAllowed
 from routing.models import RoutedCall
 from routing.override import BackupNotPossible, OverrideRefused, StaleOverride, UnitBusy, UnitCannotServe
@@ -86,6 +87,7 @@ def get_call(call_id: UUID, session: SessionDep) -> CallView:
     summary="Report a lifecycle step (en_route, on_scene, resolved with a disposition, cancelled), "
     "or ask for backup (backup_requested with a reason)",
     responses={
+        403: {"description": "A unit key bound to a unit that is not on this call"},
         404: {"description": "routing has no such call"},
         409: {
             "description": "The step cannot follow the call's status (lists the allowed ones), "
@@ -99,10 +101,13 @@ def report_status(
     body: Annotated[dict[str, Any], Body(description="A CallStatusReport or a BackupRequest.")],
     runtime: RuntimeDep,
     chains: ChainsDep,
+    duty: DutyDep,
+    principal: PrincipalDep,
 ) -> CallView:
+    require_own_call(principal, call_id=str(call_id), engine=runtime.engine)
     report = _status_request(body)
     if isinstance(report, BackupRequest):
-        return _request_backup(call_id, report, runtime, chains)
+        return _request_backup(call_id, report, runtime, chains, duty)
     step = calls.StatusReport(
         status=CallStatus(report.status),
         disposition=report.disposition,
@@ -112,7 +117,7 @@ def report_status(
     try:
         with transaction(runtime.engine) as session:
             call = calls.report_status(
-                session, call_id=str(call_id), report=step, chains=chains, outbox=runtime.outbox
+                session, call_id=str(call_id), report=step, chains=chains, outbox=runtime.outbox, duty=duty
             )
             view = _view(session, call)
     except calls.UnknownCall:
@@ -149,7 +154,7 @@ def _status_request(body: dict[str, Any]) -> CallStatusReport | BackupRequest:
 
 
 def _request_backup(
-    call_id: UUID, request: BackupRequest, runtime: RuntimeDep, chains: ChainsDep
+    call_id: UUID, request: BackupRequest, runtime: RuntimeDep, chains: ChainsDep, duty: DutyDep
 ) -> CallView:
     try:
         with transaction(runtime.engine) as session:
@@ -160,6 +165,7 @@ def _request_backup(
                 reason=request.reason,
                 chains=chains,
                 outbox=runtime.outbox,
+                duty=duty,
             )
             view = _view(session, call)
     except calls.UnknownCall:
@@ -184,6 +190,7 @@ def override_call(
     request: OverrideRequest,
     runtime: RuntimeDep,
     chains: ChainsDep,
+    duty: DutyDep,
     role: Annotated[Role, Depends(require(Role.CONSOLE))],
 ) -> CallView:
     version = request.version
@@ -202,7 +209,12 @@ def override_call(
     try:
         with transaction(runtime.engine) as session:
             call = dispatch.override_call(
-                session, call_id=str(call_id), override=override, chains=chains, outbox=runtime.outbox
+                session,
+                call_id=str(call_id),
+                override=override,
+                chains=chains,
+                outbox=runtime.outbox,
+                duty=duty,
             )
             view = _view(session, call)
     except calls.UnknownCall:

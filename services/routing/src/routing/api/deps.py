@@ -1,4 +1,4 @@
-"""Dependencies the routes share: the runtime, and the fallback chains in force."""
+"""Dependencies the routes share: the runtime, and the fallback chains and service rules in force."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
 
 from routing.assignment import FallbackChains
+from routing.coverage import Duty
 
 
 def get_chains(request: Request) -> FallbackChains:
@@ -19,6 +20,15 @@ def get_chains(request: Request) -> FallbackChains:
 
 
 ChainsDep = Annotated[FallbackChains, Depends(get_chains)]
+
+
+def get_duty(request: Request) -> Duty:
+    duty: Duty = request.app.state.duty
+    return duty
+
+
+DutyDep = Annotated[Duty, Depends(get_duty)]
+"""The agency's service hours, zones and queue timeout (``routing.coverage.Duty``)."""
 
 
 def get_session(runtime: RuntimeDep) -> Iterator[Session]:
@@ -30,7 +40,7 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def unprocessable(location: tuple[str, ...], message: str) -> HTTPException:
+def unprocessable(location: tuple[str | int, ...], message: str) -> HTTPException:
     """A 422 shaped like FastAPI's own validation errors, naming the offending field."""
     return HTTPException(
         status_code=422, detail=[{"type": "value_error", "loc": list(location), "msg": message}]

@@ -1,4 +1,5 @@
-"""Outcome evidence for agencies: outcomes per route, and places with repeated crisis calls."""
+"""Outcome evidence for agencies: outcomes per route, places with repeated crisis calls, and eligible
+calls not served as triaged."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from routing import calls, insights
+from routing import calls, insights, unserved
 from routing.api.deps import SessionDep, unprocessable
 from routing.schemas import OutcomeReport, RepeatLocationReport
 
 router = APIRouter(tags=["insights"])
 """Insights (operations)."""
+unserved_router = APIRouter(tags=["insights"])
+"""Unserved eligible calls (operations, and dispatchers: the console's top bar counts them)."""
 
 SinceQuery = Annotated[datetime | None, Query(description="Start of the window (received time), inclusive.")]
 UntilQuery = Annotated[datetime | None, Query(description="End of the window, exclusive; now if omitted.")]
@@ -62,3 +65,15 @@ def repeat_locations(
         calls.crisis_calls(session, since=start, until=end), min_calls=min_calls
     )
     return RepeatLocationReport(since=start, until=end, min_calls=min_calls, places=found)
+
+
+@unserved_router.get(
+    "/v1/insights/unserved",
+    summary="Calls eligible for a clinician team that did not get the response triaged, by route and reason",
+)
+def unserved_calls(
+    session: SessionDep, since: SinceQuery = None, until: UntilQuery = None
+) -> unserved.UnservedReport:
+    start, end = window(since, until, default_days=30)
+    found = unserved.eligible_calls(session, since=start, until=end)
+    return unserved.summarize_unserved(found, since=start, until=end)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from dispatch_shared.db import transaction
 from dispatch_shared.events import UnitStatus, UnitType
 from dispatch_shared.http import RuntimeDep
 from fastapi import APIRouter, Body, HTTPException, Path
+from fastapi.exceptions import RequestValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from routing import roster
-from routing.api.deps import ChainsDep, SessionDep
+from routing.api.deps import ChainsDep, DutyDep, SessionDep, unprocessable
+from routing.api.principal import PrincipalDep, require_own_unit
 from routing.schemas import (
     MAX_UNITS_PER_REQUEST,
     UnitId,
@@ -28,6 +31,31 @@ reports = APIRouter(tags=["units"])
 """A unit putting itself in or out of service (units)."""
 
 UnitIdPath = Annotated[UnitId, Path(description="The unit's id.")]
+
+_ONE: TypeAdapter[UnitRegistration] = TypeAdapter(UnitRegistration)
+_MANY: TypeAdapter[list[UnitRegistration]] = TypeAdapter(
+    Annotated[list[UnitRegistration], Field(min_length=1, max_length=MAX_UNITS_PER_REQUEST)]
+)
+
+
+def _openapi(adapter: TypeAdapter[Any]) -> dict[str, Any]:
+    """The adapter's JSON schema pointing at the document's components (UnitType is one already)."""
+    schema = adapter.json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
+_BODY_SCHEMA = {"anyOf": [_openapi(_ONE), _openapi(_MANY)]}
+
+
+def _registrations(body: dict[str, Any] | list[Any]) -> list[UnitRegistration]:
+    """One registration or a list, validated by the body's own shape, so a 422 names
+    ``["body", field]`` or ``["body", index, field]`` and never the union's member."""
+    try:
+        return _MANY.validate_python(body) if isinstance(body, list) else [_ONE.validate_python(body)]
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
 
 
 @reads.get("/v1/units", summary="The roster, by type then id")
@@ -54,19 +82,27 @@ def get_unit(unit_id: UnitIdPath, session: SessionDep) -> UnitView:
         f"At most {MAX_UNITS_PER_REQUEST} units per request."
     ),
     responses={409: {"description": "The unit is on a call and cannot change type or status now"}},
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}
+    },
 )
 def register_units(
-    body: Annotated[
-        UnitRegistration | Annotated[list[UnitRegistration], Body(max_length=MAX_UNITS_PER_REQUEST)], Body()
-    ],
+    body: Annotated[dict[str, Any] | list[Any], Body(include_in_schema=False)],
     runtime: RuntimeDep,
     chains: ChainsDep,
+    duty: DutyDep,
 ) -> UnitView | list[UnitView]:
-    registrations = body if isinstance(body, list) else [body]
+    registrations = _registrations(body)
+    for position, registration in enumerate(registrations):
+        if unknown := duty.unknown_zones(registration.zones or ()):
+            where = ("body", position, "zones") if isinstance(body, list) else ("body", "zones")
+            raise unprocessable(where, f"no zone named {unknown[0]!r} in ZONES_FILE")
     unit_changes = [roster.UnitChange(**registration.model_dump()) for registration in registrations]
     try:
         with transaction(runtime.engine) as session:
-            units = roster.register_units(session, changes=unit_changes, chains=chains, outbox=runtime.outbox)
+            units = roster.register_units(
+                session, changes=unit_changes, chains=chains, outbox=runtime.outbox, duty=duty
+            )
             views = [UnitView.of(unit) for unit in units]
     except roster.UnitBusy as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
@@ -79,13 +115,20 @@ def register_units(
     summary="Put a unit in or out of service",
     description="Only available and out_of_service; the other statuses follow the unit's call.",
     responses={
+        403: {"description": "A unit key bound to another unit"},
         404: {"description": "No such unit"},
         409: {"description": "Not a status the roster sets now"},
     },
 )
 def set_unit_status(
-    unit_id: UnitIdPath, update: UnitStatusUpdate, runtime: RuntimeDep, chains: ChainsDep
+    unit_id: UnitIdPath,
+    update: UnitStatusUpdate,
+    runtime: RuntimeDep,
+    chains: ChainsDep,
+    duty: DutyDep,
+    principal: PrincipalDep,
 ) -> UnitView:
+    require_own_unit(principal, unit_id=unit_id)
     try:
         with transaction(runtime.engine) as session:
             unit = roster.set_unit_status(
@@ -96,6 +139,7 @@ def set_unit_status(
                 lon=update.lon,
                 chains=chains,
                 outbox=runtime.outbox,
+                duty=duty,
             )
             view = UnitView.of(unit)
     except roster.UnknownUnit:
