@@ -1,4 +1,5 @@
-"""The dispatch console in real headless Chromium: a call shows up, goes live, and is moved to resolution.
+"""The dispatch console in real headless Chromium: a call shows up, goes live, and is moved to resolution;
+a call that changes shows why, and a dispatcher accepts a suggestion and overrides the system.
 
 The page runs under its strict Content-Security-Policy, and the browser's console log is read to
 check nothing was refused; the stream is opened with a token, and the key never enters a URL.
@@ -12,7 +13,7 @@ import asyncio
 import json
 import shutil
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -35,6 +36,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
@@ -130,7 +132,8 @@ async def send_triaged_call(
     return str(call_id)
 
 
-def wait_for(driver: WebDriver, condition, what: str):
+def wait_for(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
+    """What ``condition`` returned once truthy; fails the test naming ``what`` after WAIT_SECONDS."""
     return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.2).until(
         condition, message=f"never saw {what}"
     )
@@ -144,6 +147,48 @@ def click(driver: WebDriver, element_id: str) -> None:
         return True
 
     WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)).until(clicked)
+
+
+def on_element(driver: WebDriver, element_id: str, act: Callable[[WebElement], object]) -> None:
+    """Act on an element, finding it afresh if a live update replaced it meanwhile."""
+
+    def done(d: WebDriver) -> bool:
+        act(d.find_element(By.ID, element_id))
+        return True
+
+    WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)).until(done)
+
+
+def text_of(driver: WebDriver, selector: str) -> str:
+    """The visible text of the first element matching ``selector``, '' when there is none (yet)."""
+    try:
+        found = driver.find_elements(By.CSS_SELECTOR, selector)
+        return found[0].text if found else ""
+    except StaleElementReferenceException:
+        return ""
+
+
+def shown(driver: WebDriver, selector: str) -> bool:
+    try:
+        return any(element.is_displayed() for element in driver.find_elements(By.CSS_SELECTOR, selector))
+    except StaleElementReferenceException:
+        return False
+
+
+def open_console(driver: WebDriver, url: str) -> None:
+    driver.get(f"{url}/console")
+    driver.find_element(By.ID, "api-key").send_keys(TEST_KEYS["console"])
+    driver.find_element(By.CSS_SELECTOR, "#key-form button[type=submit]").click()
+    wait_for(driver, ec.text_to_be_present_in_element((By.ID, "connection"), "Live"), "the stream go live")
+
+
+async def wait_for_revision(url: str, call_id: str, revision: int) -> None:
+    """Until routing has applied ``revision`` of the call (a suggestion publishes no event)."""
+    with httpx.Client(base_url=url, timeout=10) as client:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while client.get(f"/v1/calls/{call_id}", headers=auth("console")).json()["revision"] != revision:
+            assert time.monotonic() < deadline, f"never saw revision {revision} applied"
+            await asyncio.sleep(0.2)
 
 
 def card_status(driver: WebDriver, call_id: str) -> str:
@@ -319,4 +364,165 @@ async def test_a_revision_shows_added_units_staging_and_a_suggestion(
     assert suggested.text.startswith("Suggested: Co-response")
     assert "P-8" in browser.find_element(By.CSS_SELECTOR, f"#call-{call_id} [data-field=unit]").text
     browser.save_screenshot(str(tmp_path / "console-revision.png"))
+    assert policy_violations(browser) == []
+
+
+async def test_a_dispatcher_sees_why_a_call_changed_and_overrides_it(
+    routing: ServiceProcess, browser: WebDriver, kafka: KafkaLink, tmp_path: Path
+) -> None:
+    with httpx.Client(base_url=routing.url, timeout=10) as client:
+        units = [
+            {"unit_id": "CL-9", "type": "clinician", "name": "Clinician 9", "lat": 47.6253, "lon": -122.3222},
+            {"unit_id": "CO-9", "type": "co_response", "name": "Co-response 9", "lat": 47.62, "lon": -122.35},
+        ]
+        assert client.post("/v1/units", json=units, headers=auth("ops")).status_code == 200
+    open_console(browser, routing.url)
+    call_id = await send_triaged_call(kafka)
+    card = f"#call-{call_id}"
+    wait_for(
+        browser,
+        lambda d: "CL-9" in text_of(d, f"#route-clinician_only {card} [data-field=unit]"),
+        "the clinician assigned under clinician only",
+    )
+    assert not browser.find_elements(By.CSS_SELECTOR, f"{card} [data-field=revisions]")
+
+    # A second revision needs a co-response team: it joins, and the card moves column saying why.
+    await send_triaged_call(
+        kafka, call_id=UUID(call_id), revision=2, route=Route.CO_RESPONSE, threat_level=ThreatLevel.ELEVATED
+    )
+    wait_for(
+        browser,
+        ec.presence_of_element_located((By.CSS_SELECTOR, f"#route-co_response {card}")),
+        "the card under co-response",
+    )
+    assert not browser.find_elements(By.CSS_SELECTOR, f"#route-clinician_only {card}")
+    wait_for(
+        browser,
+        lambda d: (
+            "rev 2: escalated to Co-response, CO-9 (Co-response) sent (re_triaged)"
+            in text_of(d, f"{card} [data-field=revisions]")
+        ),
+        "the escalation among the card's changes",
+    )
+    # An eligible call escalated for safety was not served as triaged: the top bar counts it.
+    wait_for(browser, lambda d: text_of(d, "#unserved-count") == "1", "the unserved count in the top bar")
+    assert "escalated by safety 1" in text_of(browser, "#unserved-reasons")
+
+    # A third asks for less: only a suggestion. Dismissed, it stays hidden on this console.
+    await send_triaged_call(kafka, call_id=UUID(call_id), revision=3)
+    await wait_for_revision(routing.url, call_id, 3)
+    browser.refresh()
+    suggested = wait_for(
+        browser,
+        ec.visibility_of_element_located((By.CSS_SELECTOR, f"{card} [data-field=suggested]")),
+        "the suggested route",
+    )
+    assert suggested.text.startswith("Suggested: Clinician only by revision 3")
+    # After a reload the change is told from what the API keeps: the unit the revision added.
+    assert "rev 2: CO-9 (Co-response) added (re_triaged)" in text_of(
+        browser, f"{card} [data-field=revisions]"
+    )
+    click(browser, f"dismiss-{call_id}")
+    wait_for(browser, lambda d: not shown(d, f"{card} [data-field=suggested]"), "the suggestion dismissed")
+    browser.refresh()
+    wait_for(browser, lambda d: "CO-9" in text_of(d, f"{card} [data-field=unit]"), "the card after a reload")
+    assert not shown(browser, f"{card} [data-field=suggested]")
+
+    # A fourth suggests it again, and the dispatcher accepts: an override, their judgment.
+    await send_triaged_call(kafka, call_id=UUID(call_id), revision=4)
+    await wait_for_revision(routing.url, call_id, 4)
+    browser.refresh()
+    wait_for(
+        browser,
+        ec.visibility_of_element_located((By.CSS_SELECTOR, f"{card} [data-field=suggested]")),
+        "the new suggestion",
+    )
+    click(browser, f"accept-{call_id}")
+    wait_for(
+        browser,
+        ec.presence_of_element_located((By.CSS_SELECTOR, f"#route-clinician_only {card}")),
+        "the card back under clinician only",
+    )
+    wait_for(
+        browser,
+        lambda d: (
+            "override: Co-response → Clinician only (dispatcher_judgment) by console"
+            in text_of(d, f"{card} [data-field=revisions]")
+        ),
+        "the accepted suggestion among the card's changes",
+    )
+    assert not shown(browser, f"{card} [data-field=suggested]")
+
+    # The override form: police with the clinician kept as primary is refused, in the server's words.
+    click(browser, f"override-{call_id}")
+    wait_for(browser, lambda d: shown(d, f"#override-form-{call_id}"), "the override form")
+    on_element(browser, f"override-route-{call_id}", lambda e: Select(e).select_by_value("police"))
+    on_element(browser, f"override-reason-{call_id}", lambda e: Select(e).select_by_value("officer_safety"))
+    on_element(browser, f"override-notes-{call_id}", lambda e: e.send_keys("weapon in the house"))
+    click(browser, f"override-submit-{call_id}")
+    refusal = wait_for(
+        browser,
+        ec.visibility_of_element_located((By.ID, f"override-error-{call_id}")),
+        "the refusal in the form",
+    )
+    assert "unit_id: the call's clinician unit cannot serve police" in refusal.text
+    browser.save_screenshot(str(tmp_path / "console-override-refused.png"))
+    # A police unit comes on shift; the dispatcher names it.
+    with httpx.Client(base_url=routing.url, timeout=10) as client:
+        police = {"unit_id": "P-9", "type": "police", "name": "Police 9", "lat": 47.6687, "lon": -122.3847}
+        assert client.post("/v1/units", json=police, headers=auth("ops")).status_code == 200
+    on_element(browser, f"override-unit-{call_id}", lambda e: e.send_keys("P-9"))
+    click(browser, f"override-submit-{call_id}")
+    wait_for(
+        browser,
+        ec.presence_of_element_located((By.CSS_SELECTOR, f"#route-police {card}")),
+        "the card under police",
+    )
+    wait_for(
+        browser,
+        lambda d: (
+            "override: Clinician only → Police, unit CL-9 → P-9 (officer_safety) by console — "
+            "“weapon in the house”" in text_of(d, f"{card} [data-field=revisions]")
+        ),
+        "the override's reason on the card",
+    )
+    assert not shown(browser, f"#override-form-{call_id}")
+    assert text_of(browser, f"{card} [data-field=unit]").startswith("Units: P-9")
+
+    # The field asks for backup; no police unit is free, so the call waits for one, flagged.
+    with httpx.Client(base_url=routing.url, timeout=10) as client:
+        backup = {"status": "backup_requested", "reason": "a second person is armed"}
+        asked = client.post(f"/v1/calls/{call_id}/status", json=backup, headers=auth("unit"))
+        assert asked.status_code == 200, asked.text
+    badge = wait_for(
+        browser,
+        ec.visibility_of_element_located((By.CSS_SELECTOR, f"{card} [data-field=backup]")),
+        "the backup badge",
+    )
+    assert badge.text == "Backup requested"
+    assert "a second person is armed" in (badge.get_attribute("title") or "")
+    assert text_of(browser, f"{card} [data-field=awaiting]").startswith(
+        "Backup requested: waiting for a Police unit"
+    )
+    with httpx.Client(base_url=routing.url, timeout=10) as client:
+        second = {"unit_id": "P-10", "type": "police", "name": "Police 10", "lat": 47.61, "lon": -122.33}
+        assert client.post("/v1/units", json=second, headers=auth("ops")).status_code == 200
+    wait_for(
+        browser,
+        lambda d: (
+            "backup: P-10 (Police) sent — “a second person is armed” (backup)"
+            in text_of(d, f"{card} [data-field=revisions]")
+        ),
+        "the backup unit among the card's changes",
+    )
+    assert "P-10 (Police" in text_of(browser, f"{card} [data-field=unit]")
+    assert shown(browser, f"{card} [data-field=backup]")
+    assert not browser.find_elements(By.CSS_SELECTOR, f"{card} [data-field=awaiting]")
+    # Triage's latest reading stays on the card beside what the dispatcher decided.
+    assert "rev 4 (latest): triage reads Clinician only" in text_of(browser, f"{card} [data-field=revisions]")
+    browser.save_screenshot(str(tmp_path / "console-override.png"))
+
+    with httpx.Client(base_url=routing.url, timeout=10) as client:
+        record = client.get(f"/v1/calls/{call_id}", headers=auth("console")).json()
+    assert [o["reason"] for o in record["overrides"]] == ["dispatcher_judgment", "officer_safety"]
     assert policy_violations(browser) == []
