@@ -251,6 +251,51 @@ def test_the_same_words_about_people_still_fire(narrative: str, code: str) -> No
     assert code in codes(classify(narrative, policy=POLICY))
 
 
+# An animal that bites or attacks a person is no one's violence: the person's injury is a
+# medical call (EMS, no police), in both languages. An animal attacking an animal is an
+# animal-control call. A person setting a dog on someone is that person's violence.
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "dog attacked my son, he is bleeding",
+        "a pit bull bit my daughter on the leg",
+        "my son was attacked by the neighbors dog",
+        "the dog is attacking a kid right now",
+        "she was bitten by a raccoon",
+        "un perro mordió a mi hijo",
+        "el perro del vecino atacó a mi hija, está sangrando",
+        "lo mordió un perro",
+        "mi hijo fue mordido por un perro",
+    ],
+)
+def test_an_animal_attacking_a_person_is_a_medical_call(narrative: str) -> None:
+    decision = classify(narrative, policy=POLICY)
+    assert "injury" in codes(decision) and "violence" not in codes(decision)
+    assert (decision.route, decision.threat_level, decision.ems_required) == (CLIN, NONE, True)
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "dog attacked my cat",
+        "the pit bull attacked our other dog",
+        "a coyote killed my chickens",
+        "el perro del vecino atacó a mi gato",
+        "un coyote mató a mis gallinas",
+    ],
+)
+def test_an_animal_attacking_an_animal_fires_nothing_about_people(narrative: str) -> None:
+    assert not codes(classify(narrative, policy=POLICY)) & {"violence", "injury", "bleeding"}
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    ["he set his dog on me", "he sicced his pit bull on the mailman", "he let his dogs loose on us"],
+)
+def test_a_person_setting_an_animal_on_someone_is_violence(narrative: str) -> None:
+    assert "violence" in codes(classify(narrative, policy=POLICY))
+
+
 # Wanting to talk to someone is not a symptom; talking to someone who is not there is.
 @pytest.mark.parametrize(
     ("narrative", "psychosis"),

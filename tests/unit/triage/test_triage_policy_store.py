@@ -139,6 +139,7 @@ def test_overlays_come_from_the_environment_and_are_watched(
     "fields",
     [
         {"indicators": {"weapon": {"family": "S", "label": "w", "threat": "high"}}},  # redefines
+        {"macros": {"animal": "(?:perro|gato)"}},  # would change what the base's animal phrases match
         {"call_types": {"codes": {"CODE 22": ["no_such_code"]}}},
         {"kind": "language"},  # a language pack must name its language
         {"phrases": [{"code": "weapon", "patterns": ["(unclosed"]}]},

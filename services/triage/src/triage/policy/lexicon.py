@@ -248,7 +248,8 @@ class LayerFile(_Strict):
     Every list is appended to the base's (phrases after the base's, so at one position a base
     phrase still wins a tie); ``macros``, ``indicators`` and ``call_types.codes`` add keys, and
     an agency overlay may map a call-type code the base maps already (its agency's meaning
-    wins). A layer may not redefine a base indicator: what an indicator means is the policy's.
+    wins). A layer may not redefine a base indicator (what an indicator means is the policy's) nor a
+    base macro (it would change what the base's patterns match).
     """
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -278,11 +279,18 @@ class LayerFile(_Strict):
 def merge_layer(base: dict[str, Any], layer: LayerFile) -> dict[str, Any]:
     """The lexicon data of ``base`` with ``layer`` added (see ``LayerFile``); ``base`` is not changed.
 
-    Raises ``PolicyError`` when the layer redefines an indicator the base defines.
+    Raises ``PolicyError`` when the layer redefines an indicator or a macro the base defines.
     """
     clash = sorted(set(layer.indicators) & set(base["indicators"]))
     if clash:
         raise PolicyError(f"layer {layer.name}: redefines base indicators: {', '.join(clash)}")
+    # A macro is shared by every pattern after it: a layer's own {animal} would silently change
+    # what the base's patterns match, in every language.
+    clash = sorted(
+        name for name in set(layer.macros) & set(base["macros"]) if layer.macros[name] != base["macros"][name]
+    )
+    if clash:
+        raise PolicyError(f"layer {layer.name}: redefines base macros: {', '.join(clash)}")
     extra = layer.model_dump(by_alias=True, exclude_defaults=False)
     merged: dict[str, Any] = json.loads(json.dumps(base))  # a deep copy of plain JSON data
     for key in ("rewrites", "filler_words", "phrases", "compounds", "homographs"):
