@@ -308,3 +308,29 @@ def test_a_person_setting_an_animal_on_someone_is_violence(narrative: str) -> No
 )
 def test_talking_to_someone(narrative: str, psychosis: bool) -> None:
     assert ("psychosis" in codes(classify(narrative, policy=POLICY))) is psychosis
+
+
+# On the wrong side of a barrier at a height is self-directed lethal means, however the caller
+# says which side: co-response, priority 1. The same words at ground level fire nothing.
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "man on the outside of the bridge railing, threatening to jump",
+        "person hanging onto the outside of the overpass railing",
+        "she climbed to the other side of the guardrail on the freeway overpass",
+        "subj on the wrong side of the fence on the bridge",
+        "RP ADV SUBJ ON OUTSIDE OF BRIDGE RAILING",
+        "hombre del otro lado del barandal del puente, dice que se va a aventar",
+    ],
+)
+def test_the_far_side_of_a_railing_at_a_height_is_lethal_means(narrative: str) -> None:
+    decision = classify(narrative, policy=POLICY)
+    assert "lethal_means" in codes(decision)
+    assert (decision.route, decision.priority) == (CO, 1)
+
+
+@pytest.mark.parametrize(
+    "narrative", ["woman sitting outside on the balcony smoking", "man outside the bar railing yelling"]
+)
+def test_outside_a_railing_at_ground_level_is_not_lethal_means(narrative: str) -> None:
+    assert "lethal_means" not in codes(classify(narrative, policy=POLICY))
