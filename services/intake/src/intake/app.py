@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from dispatch_shared.auth import Role, require
@@ -18,18 +18,19 @@ from dispatch_shared.events import (
     CallStatusChanged,
     CallTriaged,
     Route,
-    Topic,
 )
 from dispatch_shared.http import RuntimeDep, create_service_app, serve
+from dispatch_shared.periodic import stop_jobs
 from dispatch_shared.ratelimit import RateLimiter, rate_limited
 from dispatch_shared.retention import start_retention
 from dispatch_shared.runtime import ServiceRuntime
 from dispatch_shared.settings import ServiceSettings
-from fastapi import Depends, FastAPI, HTTPException, Query, Response
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Response
 from pydantic import Field
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
-from intake import ledger
+from intake import eido, ledger
 from intake.models import IntakeOutbox, IntakeProcessedEvent
 from intake.retention import purge_before
 from intake.schemas import CallAccepted, CallPage, CallSubmission, LedgerRecord, NoteSubmission
@@ -47,6 +48,14 @@ class IntakeSettings(ServiceSettings):
         default=600, ge=0, description="Calls each API key may post per minute (0: no limit)."
     )
     rate_limit_burst: int = Field(default=100, ge=1, description="Posts a key may make at once.")
+    eido_agency_id: str = Field(
+        default="dispatch.invalid",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="The agency id (a domain name) EIDO exports name as their author; the issuing "
+        "element is 'intake.' followed by it.",
+    )
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -58,13 +67,11 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         migrations_dir=MIGRATIONS,
         outbox_table=IntakeOutbox,
         inbox_table=IntakeProcessedEvent,
-        handlers={
-            Topic.CALLS_TRIAGED: handles(CallTriaged, ledger.record_triaged, rejects=(ledger.UnknownCall,)),
-            Topic.CALLS_ROUTED: handles(CallRouted, ledger.record_routed, rejects=(ledger.UnknownCall,)),
-            Topic.CALLS_STATUS: handles(
-                CallStatusChanged, ledger.record_status, rejects=(ledger.UnknownCall,)
-            ),
-        },
+        handlers=[
+            handles(CallTriaged, ledger.record_triaged, rejects=(ledger.UnknownCall,)),
+            handles(CallRouted, ledger.record_routed, rejects=(ledger.UnknownCall,)),
+            handles(CallStatusChanged, ledger.record_status, rejects=(ledger.UnknownCall,)),
+        ],
     )
 
     @asynccontextmanager
@@ -77,7 +84,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             check_seconds=settings.retention_check_seconds,
         )
         yield
-        retention.cancel()
+        await stop_jobs(retention)  # before the engine goes
         await runtime.stop()
 
     app = create_service_app(
@@ -90,24 +97,33 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     if settings.rate_limit_per_minute:
         app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
 
-    def submit(submission: CallSubmission) -> tuple[CallAccepted, bool]:
-        """Accept a new call or apply a repeat; the answer and whether it is a new call."""
+    def submit(apply: Callable[[Session], ledger.Submitted]) -> tuple[CallAccepted, bool]:
+        """Run one submission in a transaction; the answer and whether it is a new call."""
         with transaction(runtime.engine) as session:
-            existing = ledger.find_by_incident(session, submission.cad_incident_id)
-            if existing is None:
-                call = ledger.accept_call(session, submission=submission, outbox=runtime.outbox)
-                return CallAccepted(call_id=UUID(call.call_id), status=CallStatus.RECEIVED), True
-            repeat = ledger.resubmit_call(
-                session, call_id=existing.call_id, submission=submission, outbox=runtime.outbox
-            )
-            call = repeat.call
+            done = apply(session)
+            call = done.call
             accepted = CallAccepted(
                 call_id=UUID(call.call_id),
                 status=CallStatus(call.status),
-                updated=repeat.updated,
+                updated=done.updated,
                 revision=call.revision,
             )
-        return accepted, False
+        return accepted, done.new
+
+    def accept(apply: Callable[[Session], ledger.Submitted], response: Response) -> CallAccepted:
+        """``submit``, retried once as a repeat when a concurrent post of the incident won the insert."""
+        try:
+            try:
+                accepted, new = submit(apply)
+            except IntegrityError:
+                accepted, new = submit(apply)
+        except ledger.ChangeRefused as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from None
+        if not new:
+            response.status_code = 200
+        if new or accepted.updated:
+            runtime.relay.wake()
+        return accepted
 
     @app.post(
         "/v1/calls",
@@ -125,19 +141,36 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         dependencies=[Depends(require(Role.CAD)), Depends(rate_limited)],
     )
     def submit_call(submission: CallSubmission, response: Response, runtime: RuntimeDep) -> CallAccepted:
+        return accept(
+            lambda session: ledger.submit_call(session, submission=submission, outbox=runtime.outbox),
+            response,
+        )
+
+    @app.post(
+        "/v1/eido",
+        status_code=202,
+        tags=["calls"],
+        summary="Submit a call as a NENA EIDO, or a NENA-STA-024 notify message carrying one",
+        description="The EIDO's `$id` is the incident: a later EIDO with the same `$id` and changed "
+        "notes, incident type or location updates the call, an unchanged one changes nothing. "
+        "Person descriptors never reach triage. 422 lists every missing or malformed part.",
+        responses={
+            200: {"model": CallAccepted, "description": "Already received: the same call, maybe updated"},
+            409: {"description": "A changed resend of a resolved or cancelled call"},
+        },
+        dependencies=[Depends(require(Role.CAD)), Depends(rate_limited)],
+    )
+    def submit_eido(
+        document: Annotated[dict[str, Any], Body()], response: Response, runtime: RuntimeDep
+    ) -> CallAccepted:
         try:
-            try:
-                accepted, new = submit(submission)
-            except IntegrityError:
-                # A concurrent post of the same incident won the insert: this post is a repeat of it.
-                accepted, new = submit(submission)
-        except ledger.ChangeRefused as exc:
-            raise HTTPException(status_code=409, detail=str(exc)) from None
-        if not new:
-            response.status_code = 200
-        if new or accepted.updated:
-            runtime.relay.wake()
-        return accepted
+            received = eido.read_eido(document)
+        except eido.EidoInvalid as exc:
+            raise HTTPException(status_code=422, detail=exc.errors) from None
+        return accept(
+            lambda session: eido.receive_eido(session, received=received, outbox=runtime.outbox),
+            response,
+        )
 
     @app.post(
         "/v1/calls/{call_id}/notes",
@@ -174,6 +207,20 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         with transaction(runtime.engine) as session:
             try:
                 return ledger.get_ledger(session, call_id)
+            except ledger.UnknownCall:
+                raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
+
+    @app.get(
+        "/v1/calls/{call_id}/eido",
+        tags=["calls"],
+        summary="A call as a NENA EIDO: its incident type, triage decision, location and assigned unit",
+        responses={404: {"description": "No such call"}},
+        dependencies=[Depends(require(Role.CONSOLE))],
+    )
+    def get_call_eido(call_id: UUID, runtime: RuntimeDep) -> dict[str, Any]:
+        with transaction(runtime.engine) as session:
+            try:
+                return eido.export_call(session, call_id, agency_id=settings.eido_agency_id)
             except ledger.UnknownCall:
                 raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
 

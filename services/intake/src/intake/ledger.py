@@ -92,6 +92,31 @@ def find_by_incident(session: Session, cad_incident_id: str) -> Call | None:
     return session.exec(select(Call).where(Call.cad_incident_id == cad_incident_id)).first()
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """What a submission did: ``new`` for a first receipt, ``updated`` for a differing repeat."""
+
+    call: Call
+    new: bool
+    updated: bool
+
+
+def submit_call(session: Session, *, submission: CallSubmission, outbox: Outbox) -> Submitted:
+    """Accept a new call, or apply a repeat of a known incident (``resubmit_call``).
+
+    The one way a CAD submission enters the ledger, whatever its format (REST or EIDO). A
+    concurrent first submission of the same incident makes the insert fail with IntegrityError
+    at commit; the caller retries, and the retry is a repeat. ChangeRefused as ``resubmit_call``.
+    """
+    existing = find_by_incident(session, submission.cad_incident_id)
+    if existing is None:
+        return Submitted(
+            call=accept_call(session, submission=submission, outbox=outbox), new=True, updated=False
+        )
+    repeat = resubmit_call(session, call_id=existing.call_id, submission=submission, outbox=outbox)
+    return Submitted(call=repeat.call, new=False, updated=repeat.updated)
+
+
 def accept_call(session: Session, *, submission: CallSubmission, outbox: Outbox) -> Call:
     """Record a new call and stage its ``CallReceived`` event in the same transaction."""
     received_at = submission.received_at or utcnow()

@@ -1,4 +1,4 @@
-"""intake's tables: the call ledger, its timeline, its changes, and the outbox and inbox of its events."""
+"""intake's tables: the call ledger, its timeline and changes, the EIDOs CAD sent, the outbox and inbox."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dispatch_shared.consumer import ProcessedEventRecord
 from dispatch_shared.db import UtcDateTime
 from dispatch_shared.events import utcnow
 from dispatch_shared.outbox import OutboxRecord
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 
@@ -15,6 +16,8 @@ class Call(SQLModel, table=True):
     """One call as CAD sent it, and where it stands now."""
 
     __tablename__ = "intake_calls"
+    # The ledger is listed newest first, and retention finds calls by age.
+    __table_args__ = (Index("ix_intake_calls_received_at", "received_at"),)
 
     call_id: str = Field(primary_key=True, max_length=36)
     cad_incident_id: str = Field(unique=True, max_length=64)
@@ -68,6 +71,23 @@ class CallChange(SQLModel, table=True):
     lat: float | None = None
     lon: float | None = None
     at: datetime = Field(sa_type=UtcDateTime, description="When CAD made the change (a note's ``at``).")
+
+
+class EidoDocument(SQLModel, table=True):
+    """One EIDO as CAD sent it (``POST /v1/eido``), kept for audit.
+
+    ``document`` is the EIDO object as received (a notify message's wrapper left out), as JSON;
+    retention clears it with the call's narrative. ``eido_id`` (the EIDO's ``$id``, an incident
+    identifier rather than health information) stays, so an export names the same incident.
+    """
+
+    __tablename__ = "intake_eido_documents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="intake_calls.call_id", index=True, max_length=36)
+    eido_id: str = Field(description="The EIDO's $id as sent.")
+    received_at: datetime = Field(sa_type=UtcDateTime, description="When intake received it.")
+    document: str | None = Field(default=None, description="The EIDO as JSON; None once purged.")
 
 
 class TimelineEntry(SQLModel, table=True):

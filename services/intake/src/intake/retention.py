@@ -1,9 +1,10 @@
 """intake's retention pass: narratives, caller details and matched phrases leave the ledger.
 
 The call's decision, route, timeline and disposition stay for insights; the narrative, the
-caller's details, the text of every change (resent narratives and supplemental notes), the
-phrases triage matched (blanked in the stored decision) and the delivered ``CallReceived`` and
-``CallUpdated`` payloads that carried any of them are purged. The pass runs through
+caller's details, the text of every change (resent narratives and supplemental notes), every
+EIDO CAD sent (kept for audit until then), the phrases triage matched (blanked in the stored
+decision) and the delivered ``CallReceived`` and ``CallUpdated`` payloads that carried any of
+them are purged. The pass runs through
 ``dispatch_shared.retention``.
 """
 
@@ -23,7 +24,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from intake.models import Call, CallChange, IntakeOutbox, IntakeProcessedEvent
+from intake.models import Call, CallChange, EidoDocument, IntakeOutbox, IntakeProcessedEvent
 
 __all__ = ["Purged", "purge", "purge_before"]
 
@@ -33,7 +34,8 @@ def purge_before(session: Session, cutoff: datetime, limit: int = BATCH_ROWS) ->
 
     A call is due until retention has cleared it as it stands now: a decision that arrives after
     its narrative was purged (a slow or replayed ``CallTriaged``) is blanked by the next pass, and
-    so is a change (a resend or a note) made after it; retention counts from ``received_at``.
+    so is a change (a resend, a note or another EIDO) made after it; retention counts from
+    ``received_at``.
     """
     calls = session.exec(
         select(Call)
@@ -46,6 +48,7 @@ def purge_before(session: Session, cutoff: datetime, limit: int = BATCH_ROWS) ->
     due = [call.call_id for call in calls]
     if due:
         session.exec(update(CallChange).where(col(CallChange.call_id).in_(due)).values(narrative=None))
+        session.exec(update(EidoDocument).where(col(EidoDocument.call_id).in_(due)).values(document=None))
     for call in calls:
         call.narrative = None
         call.caller = None

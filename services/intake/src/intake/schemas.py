@@ -17,6 +17,10 @@ EARLIEST_RECEIVED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 CadIncidentId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")
 ]
+# Incident ids of calls received as EIDO (``intake.eido``) start with this; CAD ids may not.
+EIDO_INCIDENT_PREFIX = "eido:"
+# The validation context under which a submission may carry an EIDO incident id.
+FROM_EIDO = {"source": "eido"}
 
 
 class Caller(BaseModel):
@@ -49,6 +53,16 @@ class CallSubmission(BaseModel):
     location: Location | None = None
     caller: Caller | None = None
     received_at: datetime | None = Field(default=None, description="When CAD received it; now if omitted.")
+
+    @field_validator("cad_incident_id")
+    @classmethod
+    def _not_reserved(cls, cad_incident_id: str, info: ValidationInfo) -> str:
+        if cad_incident_id.startswith(EIDO_INCIDENT_PREFIX) and info.context != FROM_EIDO:
+            raise ValueError(
+                f"cad_incident_id may not start with {EIDO_INCIDENT_PREFIX!r}: that prefix names "
+                "incidents received as EIDO (POST /v1/eido)"
+            )
+        return cad_incident_id
 
     @field_validator("narrative")
     @classmethod
