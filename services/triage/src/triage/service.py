@@ -10,7 +10,10 @@ newest revision they have seen.
 
 from __future__ import annotations
 
+from functools import partial
+
 from dispatch_shared.events import CallReceived, CallTriaged, CallUpdated, TriageDecision, utcnow
+from dispatch_shared.metrics import on_commit, record_triaged
 from dispatch_shared.outbox import Outbox
 from sqlmodel import Session
 
@@ -22,7 +25,10 @@ from triage.policy.lexicon import Policy
 def triage_call(
     session: Session, *, call: CallReceived | CallUpdated, policy: Policy, outbox: Outbox
 ) -> TriageDecision:
-    """Decide the response for this revision of ``call``; a revision already decided keeps its decision."""
+    """Decide the response for this revision of ``call``; a revision already decided keeps its decision.
+
+    A new decision is counted in the metrics once the transaction commits (``record_triaged``).
+    """
     revision = call.revision if isinstance(call, CallUpdated) else 1
     existing = session.get(Decision, (str(call.call_id), revision))
     if existing is not None:
@@ -39,15 +45,14 @@ def triage_call(
             record=decision.model_dump_json(),
         )
     )
-    outbox.add(
-        session,
-        CallTriaged(
-            call_id=call.call_id,
-            decision=decision,
-            location=call.location,
-            received_at=call.received_at,
-            triaged_at=utcnow(),
-            revision=revision,
-        ),
+    triaged = CallTriaged(
+        call_id=call.call_id,
+        decision=decision,
+        location=call.location,
+        received_at=call.received_at,
+        triaged_at=utcnow(),
+        revision=revision,
     )
+    outbox.add(session, triaged)
+    on_commit(session, partial(record_triaged, triaged))
     return decision

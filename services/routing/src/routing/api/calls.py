@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 
-from routing import calls, dispatch
+from routing import calls, dispatch, metrics
 from routing.api.deps import ChainsDep, DutyDep, SessionDep, unprocessable
 from routing.api.principal import PrincipalDep, require_own_call
 from routing.lifecycle import TransitionNotAllowed
@@ -134,6 +134,7 @@ def report_status(
     except calls.ConcurrentUpdate as exc:
         raise HTTPException(status_code=409, detail={"message": str(exc), "allowed": []}) from None
     runtime.relay.wake()
+    metrics.record_report(call)
     return view
 
 
