@@ -84,9 +84,7 @@ async def run_consumer(engine: Engine, kafka: KafkaLink, until) -> None:
         kafka=kafka,
         inbox=IntakeProcessedEvent,
         group_id=kafka.namespace + "intake",
-        handlers={
-            Topic.CALLS_TRIAGED: handles(CallTriaged, ledger.record_triaged, rejects=(ledger.UnknownCall,))
-        },
+        handlers=[handles(CallTriaged, ledger.record_triaged, rejects=(ledger.UnknownCall,))],
     )
     consumer.start()
     try:

@@ -17,10 +17,13 @@ from dispatch_shared.cloudevents import (
     decode,
     encode,
 )
-from dispatch_shared.consumer import dead_letter_message, handles
-from dispatch_shared.events import CallReceived, CallTriaged
+from dispatch_shared.consumer import EventConsumer, dead_letter_message, handles
+from dispatch_shared.db import make_engine
+from dispatch_shared.events import EVENT_TYPES, CallReceived, CallRouted, CallTriaged, Topic
+from dispatch_shared.kafka import KafkaLink
 from hypothesis import given
 from hypothesis import strategies as st
+from intake.models import IntakeProcessedEvent
 from sqlmodel import Session
 
 from tests.factories import triaged
@@ -254,3 +257,36 @@ def test_a_dead_letter_of_a_rejection_names_the_handlers_exception_not_the_body(
         )
     assert dict(message.headers)["dlq_error"] == b"UnknownThing: 3f0c"
     assert message.key == b""  # the producer needs a key or a value
+
+
+def ignore(session: Session, event: Any) -> None:
+    pass
+
+
+def consumer(handlers: Any) -> EventConsumer:
+    """A consumer that is built but never started (nothing connects)."""
+    return EventConsumer(
+        engine=make_engine("sqlite://"),
+        kafka=KafkaLink("127.0.0.1:1", client_id="test", partitions=1),
+        inbox=IntakeProcessedEvent,
+        group_id="test",
+        handlers=handlers,
+    )
+
+
+@pytest.mark.parametrize("model", sorted(EVENT_TYPES.values(), key=lambda model: model.topic))
+def test_a_handler_consumes_the_topic_its_model_travels_on(model: Any) -> None:
+    handler = handles(model, ignore)
+    assert handler.topic is model.topic
+    assert consumer([handler]).handlers == {model.topic: handler}
+
+
+def test_a_consumer_subscribes_to_its_handlers_models_topics() -> None:
+    triaged_handler, routed_handler = handles(CallTriaged, ignore), handles(CallRouted, ignore)
+    subscribed = consumer([triaged_handler, routed_handler]).handlers
+    assert subscribed == {Topic.CALLS_TRIAGED: triaged_handler, Topic.CALLS_ROUTED: routed_handler}
+
+
+def test_two_handlers_of_one_topic_are_refused_at_construction() -> None:
+    with pytest.raises(ValueError, match="two handlers consume dispatch.calls.triaged.v1"):
+        consumer([handles(CallTriaged, ignore), handles(CallTriaged, ignore)])

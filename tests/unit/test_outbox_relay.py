@@ -9,16 +9,18 @@ hang. The real producer is covered by tests/fault/test_broker_outage.py.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from aiokafka.errors import KafkaError, KafkaTimeoutError
-from dispatch_shared.cloudevents import KafkaMessage
+from dispatch_shared.cloudevents import KafkaMessage, decode, encode
 from dispatch_shared.db import make_engine, migrate, transaction
-from dispatch_shared.events import CallStatus, utcnow
+from dispatch_shared.events import CallReceived, CallStatus, Location, utcnow
 from dispatch_shared.kafka import Delivery
 from dispatch_shared.outbox import Outbox, OutboxRelay
 from intake.app import MIGRATIONS
@@ -27,7 +29,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from tests.factories import later, new_call_id, status_changed
+from tests.factories import T0, later, new_call_id, status_changed
 
 
 class ScriptedLink:
@@ -39,6 +41,7 @@ class ScriptedLink:
         self.refused: set[str] = set()
         self.hang = False
         self.acknowledged: list[str] = []  # CloudEvents ids, in the order the broker took them
+        self.messages: list[KafkaMessage] = []  # every message offered, as it would go on the wire
 
     @property
     def connected(self) -> bool:
@@ -48,6 +51,7 @@ class ScriptedLink:
         return "test." + topic
 
     async def deliver(self, messages: Sequence[KafkaMessage], *, timeout: float | None = None) -> Delivery:
+        self.messages += messages
         if self.hang:
             await asyncio.sleep(3600 if timeout is None else timeout)
             return Delivery((False,) * len(messages), KafkaTimeoutError("no answer"))
@@ -125,6 +129,60 @@ async def eventually(check: object, timeout: float = 5) -> None:
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+WIRE_CALL_ID = UUID("6f1c2b9e-3d4a-4c1b-9a7e-2f0d5b8c1a23")
+WIRE_VALUE = (
+    b'{"call_id":"6f1c2b9e-3d4a-4c1b-9a7e-2f0d5b8c1a23","cad_incident_id":"CAD-77",'
+    b'"narrative":"Vecino oye voces \xe2\x80\x94 caf\xc3\xa9","call_type":"WELFARE CHECK",'
+    b'"location":{"address":"1 Main St","lat":47.6062,"lon":-122.3321},'
+    b'"received_at":"2026-11-01T12:00:00Z"}'
+)
+
+
+async def test_a_relayed_event_has_the_pinned_wire_format(engine: Engine) -> None:
+    """What consumers (and anyone reading the topics) rely on, byte for byte: the key is the call
+    id, the value the event's compact JSON in UTF-8, and the headers are binary-mode CloudEvents in
+    this order, with the row's id and write time; the relay sends what ``encode`` makes."""
+    event = CallReceived(
+        call_id=WIRE_CALL_ID,
+        cad_incident_id="CAD-77",
+        narrative="Vecino oye voces \u2014 caf\u00e9",
+        call_type="WELFARE CHECK",
+        location=Location(address="1 Main St", lat=47.6062, lon=-122.3321),
+        received_at=T0,
+    )
+    with transaction(engine) as session:
+        event_id = Outbox(IntakeOutbox, source="/dispatch/intake").add(session, event)
+    with transaction(engine) as session:
+        written = session.exec(select(IntakeOutbox.created_at)).one()
+    link = ScriptedLink()
+
+    assert await OutboxRelay(engine, IntakeOutbox, link, poll_seconds=0.05).deliver_once() == 1
+
+    [message] = link.messages
+    assert message.topic == "test.dispatch.calls.received.v1"
+    assert message.key == b"6f1c2b9e-3d4a-4c1b-9a7e-2f0d5b8c1a23"
+    assert message.value == WIRE_VALUE
+    assert list(message.headers) == [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", event_id.encode()),
+        ("ce_source", b"/dispatch/intake"),
+        ("ce_type", b"org.dispatch.call.received.v1"),
+        ("ce_time", written.isoformat().encode()),
+        ("content-type", b"application/json"),
+    ]
+    assert re.fullmatch(
+        rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00", dict(message.headers)["ce_time"] or b""
+    )
+    assert UUID(event_id).version == 4
+    encoded = encode(event, source="/dispatch/intake", event_id=event_id, time=written)
+    assert (message.key, message.value, list(message.headers)) == (
+        encoded.key,
+        encoded.value,
+        list(encoded.headers),
+    )
+    assert decode(message.headers, message.value).event == event
 
 
 async def test_only_the_acknowledged_rows_are_marked_sent(engine: Engine) -> None:

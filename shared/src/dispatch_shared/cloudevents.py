@@ -98,21 +98,57 @@ def ce_headers(*, event_id: str, source: str, ce_type: str, time: datetime) -> H
     ]
 
 
+@dataclass(frozen=True)
+class EncodedEvent:
+    """An event as it goes on the wire, before a Kafka message is made of it.
+
+    ``id``, ``source``, ``type`` and ``time`` are its CloudEvents attributes; ``topic`` is the
+    contract topic (without a namespace), ``key`` the call (or unit) id and ``data`` the event's
+    compact JSON. The outbox stores exactly these fields, so a message rebuilt from a row, however
+    often it is redelivered, is the one ``encode`` makes.
+    """
+
+    id: str
+    source: str
+    type: str
+    time: datetime
+    topic: str
+    key: str
+    data: str
+
+    def message(self, topic: str | None = None) -> KafkaMessage:
+        """The binary-mode Kafka message: key and value UTF-8, attributes as ``ce_*`` headers.
+
+        ``topic`` is the physical topic name when it differs from the contract topic (a namespace).
+        """
+        return KafkaMessage(
+            topic=self.topic if topic is None else topic,
+            key=self.key.encode(),
+            value=self.data.encode(),
+            headers=ce_headers(event_id=self.id, source=self.source, ce_type=self.type, time=self.time),
+        )
+
+
+def encode_event(
+    event: Event, *, source: str, event_id: str | None = None, time: datetime | None = None
+) -> EncodedEvent:
+    """The wire fields of ``event``: a fresh id and the current time unless given (time tz-aware)."""
+    return EncodedEvent(
+        id=event_id or new_event_id(),
+        source=source,
+        type=event.ce_type,
+        time=time or utcnow(),
+        topic=event.topic.value,
+        key=event.key(),
+        data=event.model_dump_json(),
+    )
+
+
 def encode(
     event: Event, *, source: str, event_id: str | None = None, time: datetime | None = None
 ) -> KafkaMessage:
     """Encode an event as a binary-mode CloudEvents Kafka message keyed by its call (or unit) id."""
-    return KafkaMessage(
-        topic=event.topic,
-        key=event.key().encode(),
-        value=event.model_dump_json().encode(),
-        headers=ce_headers(
-            event_id=event_id or new_event_id(),
-            source=source,
-            ce_type=event.ce_type,
-            time=time or utcnow(),
-        ),
-    )
+    return encode_event(event, source=source, event_id=event_id, time=time).message()
 
 
 def _attributes(headers: RecordHeaders) -> dict[str, str]:

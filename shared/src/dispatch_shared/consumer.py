@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, TypeVar
 
@@ -41,6 +42,7 @@ from dispatch_shared.metrics import (
     DEAD_LETTERS,
     EVENTS_CONSUMED,
     HANDLER_SECONDS,
+    declare_dead_letters,
 )
 
 log = logging.getLogger(__name__)
@@ -59,10 +61,30 @@ RESTART_MAX_SECONDS = 60.0
 UNREADABLE_RECORD_ERRORS = (UnicodeDecodeError, CorruptRecordException)
 
 
+@dataclass(frozen=True)
+class EventHandler:
+    """Applies the events of one model, and so consumes that model's topic (``model.topic``).
+
+    Made by ``handles``; a consumer takes a list of them, so the topic is never stated apart
+    from the model and a handler cannot be wired to a topic whose events it refuses.
+    """
+
+    model: type[Event]
+    apply: Handler
+
+    @property
+    def topic(self) -> Topic:
+        """The contract topic the model's events travel on."""
+        return self.model.topic
+
+    def __call__(self, session: Session, envelope: Envelope) -> None:
+        self.apply(session, envelope)
+
+
 def handles(
     model: type[E], apply: Callable[[Session, E], None], *, rejects: tuple[type[Exception], ...] = ()
-) -> Handler:
-    """A handler that applies events of ``model``.
+) -> EventHandler:
+    """A handler that applies events of ``model``, on ``model.topic``.
 
     Another event type on the topic is a ``RecordFault`` (dead-lettered). ``rejects`` names the
     domain exceptions by which ``apply`` says the event itself is wrong, e.g. it names a call this
@@ -78,7 +100,20 @@ def handles(
         except rejects as exc:
             raise RecordFault(FaultReason.REJECTED, error_summary(exc)) from exc
 
-    return handler
+    return EventHandler(model, handler)
+
+
+def by_topic(handlers: Sequence[EventHandler]) -> dict[Topic, EventHandler]:
+    """Each handler under its model's topic.
+
+    Raises ``ValueError`` for two handlers of one topic (which one would apply an event would be
+    a matter of order).
+    """
+    table: dict[Topic, EventHandler] = {}
+    for handler in handlers:
+        if table.setdefault(handler.topic, handler) is not handler:
+            raise ValueError(f"two handlers consume {handler.topic}")
+    return table
 
 
 class ProcessedEventRecord(SQLModel):
@@ -143,6 +178,8 @@ def dead_letter_message(
 class EventConsumer:
     """Consumes topics in a consumer group and applies each event exactly once to the database.
 
+    ``handlers``: one per event model consumed (see ``handles``); the consumer subscribes to their
+    models' topics. Raises ``ValueError`` when two handle one topic (see ``by_topic``).
     ``stall_seconds``: with records waiting (lag above 0), this long without finishing one makes
     ``health()`` say "stalled". ``lag_interval``: seconds between lag measurements.
     """
@@ -154,7 +191,7 @@ class EventConsumer:
         kafka: KafkaLink,
         inbox: type[ProcessedEventRecord],
         group_id: str,
-        handlers: dict[Topic, Handler],
+        handlers: Sequence[EventHandler],
         after_commit: Callable[[], None] = lambda: None,
         stall_seconds: float = 60.0,
         lag_interval: float = 5.0,
@@ -163,7 +200,7 @@ class EventConsumer:
         self.kafka = kafka
         self.inbox = inbox
         self.group_id = group_id
-        self.handlers = handlers
+        self.handlers = by_topic(handlers)
         self.after_commit = after_commit
         self.stall_seconds = stall_seconds
         self.lag_interval = lag_interval
@@ -176,6 +213,7 @@ class EventConsumer:
 
     def start(self) -> None:
         """Run in the background, supervised, until ``stop``."""
+        declare_dead_letters(map(self.kafka.topic_name, self.handlers))  # the first one shows as a rise
         self._last_progress = time.monotonic()
         self._task = asyncio.create_task(self._supervise(), name=f"consumer-{self.group_id}")
 

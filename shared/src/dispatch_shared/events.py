@@ -149,7 +149,9 @@ class Indicator(BaseModel):
     code: str
     text: str
     span: tuple[int, int]
-    source: str = Field(default="narrative", description="'narrative' or 'call_type'")
+    source: Literal["narrative", "call_type"] = Field(
+        default="narrative", description="'narrative' or 'call_type'"
+    )
 
 
 class TriageDecision(BaseModel):
@@ -167,8 +169,9 @@ class TriageDecision(BaseModel):
     rule: str
     explanation: str
     policy_version: str
-    language: str = Field(
-        default="und", description="ISO 639-1 code of the narrative's main language, or 'und' when unknown"
+    language: Annotated[str, Field(pattern=r"^(?:[a-z]{2}|und)$")] = Field(
+        default="und",
+        description="ISO 639-1 code (lower case) of the narrative's main language, or 'und' when unknown",
     )
     readable_share: Annotated[float, Field(ge=0, le=1)] = Field(
         default=1.0, description="Share of the narrative's words in languages the policy covers"
@@ -255,8 +258,8 @@ class CallRouted(Event):
 
     call_id: UUID
     route: Route
-    priority: int
-    status: CallStatus = Field(description="'assigned' or 'queued'")
+    priority: Annotated[int, Field(ge=1, le=4)]
+    status: Literal[CallStatus.ASSIGNED, CallStatus.QUEUED] = Field(description="'assigned' or 'queued'")
     unit: AssignedUnit | None = None
     fallback_used: bool = False
     clinician_followup: bool = False
@@ -276,7 +279,7 @@ class CallStatusChanged(Event):
     ce_type = "org.dispatch.call.status.v1"
 
     call_id: UUID
-    status: CallStatus
+    status: Literal[CallStatus.EN_ROUTE, CallStatus.ON_SCENE, CallStatus.RESOLVED, CallStatus.CANCELLED]
     unit_id: str | None = None
     disposition: Disposition | None = None
     use_of_force: bool | None = None
@@ -294,8 +297,8 @@ class UnitStatusChanged(Event):
     type: UnitType
     status: UnitStatus
     name: str
-    lat: float | None = None
-    lon: float | None = None
+    lat: Latitude | None = None
+    lon: Longitude | None = None
     call_id: UUID | None = None
     changed_at: datetime
 

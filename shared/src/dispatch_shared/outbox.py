@@ -19,7 +19,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from dispatch_shared.cloudevents import KafkaMessage, ce_headers, new_event_id
+from dispatch_shared.cloudevents import EncodedEvent, KafkaMessage, encode_event
 from dispatch_shared.db import UtcDateTime, transaction
 from dispatch_shared.events import Event, utcnow
 from dispatch_shared.kafka import Delivery
@@ -52,19 +52,24 @@ class Outbox:
         self.source = source
 
     def add(self, session: Session, event: Event) -> str:
-        """Stage ``event`` in the caller's transaction; returns its CloudEvents id."""
-        event_id = new_event_id()
+        """Stage ``event`` in the caller's transaction; returns its CloudEvents id.
+
+        The row holds the event as ``cloudevents.encode_event`` encodes it: its write time is the
+        event's ``ce_time``.
+        """
+        encoded = encode_event(event, source=self.source)
         session.add(
             self.table(
-                event_id=event_id,
-                topic=event.topic.value,
-                key=event.key(),
-                ce_type=event.ce_type,
-                source=self.source,
-                payload=event.model_dump_json(),
+                event_id=encoded.id,
+                topic=encoded.topic,
+                key=encoded.key,
+                ce_type=encoded.type,
+                source=encoded.source,
+                payload=encoded.data,
+                created_at=encoded.time,
             )
         )
-        return event_id
+        return encoded.id
 
 
 class EventLink(Protocol):
@@ -82,8 +87,16 @@ class EventLink(Protocol):
 
 def _message(row: OutboxRecord, topic: str) -> KafkaMessage:
     # Built from the stored row so a redelivery carries the same ce_id and time.
-    headers = ce_headers(event_id=row.event_id, source=row.source, ce_type=row.ce_type, time=row.created_at)
-    return KafkaMessage(topic, row.key.encode(), row.payload.encode(), headers)
+    encoded = EncodedEvent(
+        id=row.event_id,
+        source=row.source,
+        type=row.ce_type,
+        time=row.created_at,
+        topic=row.topic,
+        key=row.key,
+        data=row.payload,
+    )
+    return encoded.message(topic)
 
 
 class OutboxRelay:

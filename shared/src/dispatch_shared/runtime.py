@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from dispatch_shared.consumer import EventConsumer, Handler, ProcessedEventRecord
+from dispatch_shared.consumer import EventConsumer, EventHandler, ProcessedEventRecord
 from dispatch_shared.db import make_engine, migrate, ping
-from dispatch_shared.events import Topic
 from dispatch_shared.kafka import KafkaLink
 from dispatch_shared.outbox import Outbox, OutboxRecord, OutboxRelay
 from dispatch_shared.settings import ServiceSettings
@@ -25,7 +24,11 @@ log = logging.getLogger(__name__)
 
 
 class ServiceRuntime:
-    """Engine, Kafka link, outbox relay and consumer of one service."""
+    """Engine, Kafka link, outbox relay and consumer of one service.
+
+    ``handlers``: one per event model the service consumes, each made by ``consumer.handles``
+    (its topic is the model's); with an ``inbox_table`` they make the consumer, else there is none.
+    """
 
     def __init__(
         self,
@@ -34,7 +37,7 @@ class ServiceRuntime:
         migrations_dir: Path,
         outbox_table: type[OutboxRecord],
         inbox_table: type[ProcessedEventRecord] | None = None,
-        handlers: dict[Topic, Handler] | None = None,
+        handlers: Sequence[EventHandler] = (),
     ) -> None:
         self.settings = settings
         self.migrations_dir = migrations_dir

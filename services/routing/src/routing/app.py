@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -15,9 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dispatch_shared.auth import Role, require
 from dispatch_shared.consumer import handles
 from dispatch_shared.db import transaction
-from dispatch_shared.events import CallTriaged, Route, Topic, UnitType, utcnow
+from dispatch_shared.events import CallTriaged, Route, UnitType, utcnow
 from dispatch_shared.http import create_service_app, serve
-from dispatch_shared.periodic import every
+from dispatch_shared.periodic import every, stop_jobs
 from dispatch_shared.retention import start_retention
 from dispatch_shared.runtime import ServiceRuntime
 from dispatch_shared.settings import ServiceSettings
@@ -31,6 +32,7 @@ from routing.api import calls, console, insights, units
 from routing.api.headers import SecurityHeaders
 from routing.assignment import DEFAULT_FALLBACKS, validate_chains
 from routing.coverage import Duty, load_roster_file, load_zones
+from routing.metrics import ROUTING_STATE, watch_call_timeline
 from routing.models import RoutingOutbox, RoutingProcessedEvent
 from routing.retention import purge_before
 from routing.stream_tokens import StreamTokens
@@ -74,6 +76,13 @@ class RoutingSettings(ServiceSettings):
     )
     queue_check_seconds: float = Field(
         default=30, gt=0, description="How often the queue is looked at (timeouts, shifts that began)."
+    )
+    state_metrics_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=300,
+        description="How often the queue and roster gauges (dispatch_calls_queued, dispatch_units, "
+        "dispatch_queue_oldest_seconds) are re-read from the database.",
     )
     stream_poll_seconds: float = Field(default=0.5, gt=0, le=10, description="How often the stream looks.")
     stream_heartbeat_seconds: float = Field(default=15, gt=0, description="Idle time before a keep-alive.")
@@ -194,15 +203,24 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         migrations_dir=MIGRATIONS,
         outbox_table=RoutingOutbox,
         inbox_table=RoutingProcessedEvent,
-        handlers={Topic.CALLS_TRIAGED: handles(CallTriaged, on_triaged)},
+        handlers=[handles(CallTriaged, on_triaged)],
     )
 
     gate = StreamGate()
+    watch_call_timeline()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gate.close_on_exit_signals()
         await runtime.start()
+        state_metrics = asyncio.create_task(
+            every(
+                settings.state_metrics_seconds,
+                partial(ROUTING_STATE.refresh, runtime.engine),
+                name="state metrics",
+            ),
+            name="state-metrics",
+        )
         retention = start_retention(
             runtime.engine,
             purge_before,
@@ -214,8 +232,8 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         )
         yield
         gate.closed = True
-        queue_watch.cancel()
-        retention.cancel()
+        await stop_jobs(queue_watch, state_metrics, retention)  # before the engine goes
+        ROUTING_STATE.forget()
         await runtime.stop()
 
     app = create_service_app(

@@ -9,7 +9,7 @@ from dispatch_shared.consumer import ProcessedEventRecord
 from dispatch_shared.db import UtcDateTime
 from dispatch_shared.events import utcnow
 from dispatch_shared.outbox import OutboxRecord
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -24,6 +24,11 @@ class RoutedCall(SQLModel, table=True):
     """
 
     __tablename__ = "routing_calls"
+    __table_args__ = (
+        # The queue is read in dispatch order; insights read by time window.
+        Index("ix_routing_calls_queue", "status", "priority", "received_at"),
+        Index("ix_routing_calls_received_at", "received_at"),
+    )
 
     call_id: str = Field(primary_key=True, max_length=36)
     route: str = Field(max_length=20, index=True)

@@ -12,9 +12,10 @@ from typing import Annotated, Any
 
 from dispatch_shared.auth import Role, require
 from dispatch_shared.consumer import handles
-from dispatch_shared.events import CallReceived, CallUpdated, Topic, TriageDecision
+from dispatch_shared.events import CallReceived, CallUpdated, TriageDecision
 from dispatch_shared.http import create_service_app
 from dispatch_shared.http import serve as serve_app
+from dispatch_shared.periodic import stop_jobs
 from dispatch_shared.retention import start_retention
 from dispatch_shared.runtime import ServiceRuntime
 from dispatch_shared.settings import ServiceSettings
@@ -65,10 +66,7 @@ def create_app(settings: TriageSettings | None = None, store: PolicyStore | None
         migrations_dir=MIGRATIONS,
         outbox_table=TriageOutbox,
         inbox_table=TriageProcessedEvent,
-        handlers={
-            Topic.CALLS_RECEIVED: handles(CallReceived, on_call),
-            Topic.CALLS_UPDATED: handles(CallUpdated, on_call),
-        },
+        handlers=[handles(CallReceived, on_call), handles(CallUpdated, on_call)],
     )
 
     async def watch_policy() -> None:
@@ -95,8 +93,7 @@ def create_app(settings: TriageSettings | None = None, store: PolicyStore | None
             check_seconds=settings.retention_check_seconds,
         )
         yield
-        watcher.cancel()
-        retention.cancel()
+        await stop_jobs(watcher, retention)  # before the engine goes
         await runtime.stop()
 
     app = create_service_app(
