@@ -101,6 +101,9 @@ class ServiceRuntime:
             self.relay.stop_soon(left(close_reserve))
             await _within("outbox relay", self._relay_task, left(close_reserve) + 0.5)
         await _within("kafka producer", self.kafka.stop(timeout=left()), left() + 0.5)
+        # Work cancelled above may still run in a worker thread (a thread cannot be interrupted)
+        # with a connection checked out; disposing now would leave that connection open for good.
+        await _connections_returned(self.engine, timeout=max(left(), 1.0))
         self.engine.dispose()
         log.info("service stopped", extra={"seconds": round(budget - left(), 2)})
 
@@ -134,3 +137,16 @@ async def _within(what: str, work: Awaitable[None], seconds: float) -> None:
         log.warning(
             "shutdown step failed", extra={"step": what, "error": task.exception().__class__.__name__}
         )
+
+
+async def _connections_returned(engine: Engine, *, timeout: float) -> None:
+    """Wait (at most ``timeout`` seconds) until no connection of ``engine``'s pool is checked out."""
+    checked_out = getattr(engine.pool, "checkedout", None)
+    if checked_out is None:  # a pool that does not count (e.g. NullPool) closes on return
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while checked_out() > 0 and loop.time() < deadline:  # noqa: ASYNC110 - the pool has no event to await
+        await asyncio.sleep(0.02)
+    if checked_out() > 0:
+        log.warning("database connections still in use at shutdown", extra={"connections": checked_out()})
