@@ -34,6 +34,7 @@ from routing.dispatch import (
     ANYTIME,
     UnknownCall,
     publish_unit,
+    release_unit,
     take_dispatch_lock,
     take_next_call,
     units_on_call,
@@ -132,24 +133,8 @@ def _free_added(
     """Release a unit added to a closed call; returns it when it is ours to free."""
     added.released_at = at
     session.add(added)
-    result = session.exec(
-        update(RoutingUnit)
-        .where(col(RoutingUnit.unit_id) == added.unit_id, col(RoutingUnit.current_call_id) == call.call_id)
-        .values(
-            status=UnitStatus.AVAILABLE,
-            current_call_id=None,
-            available_since=at,
-            updated_at=at,
-            version=RoutingUnit.version + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return []  # re-registered away from this call meanwhile
-    unit = session.get(RoutingUnit, added.unit_id, populate_existing=True)
-    assert unit is not None
-    publish_unit(session, unit=unit, outbox=outbox, at=at)
-    return [unit]
+    unit = release_unit(session, call_id=call.call_id, unit_id=added.unit_id, outbox=outbox, at=at)
+    return [unit] if unit is not None else []
 
 
 def _move_primary(session: Session, *, call: RoutedCall, outbox: Outbox, at: datetime) -> list[RoutingUnit]:

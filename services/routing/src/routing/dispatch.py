@@ -78,6 +78,7 @@ __all__ = [
     "claim_queued_call",
     "claim_unit",
     "publish_unit",
+    "release_unit",
     "retriage_call",
     "route_call",
     "units_on_call",
@@ -146,13 +147,18 @@ def _note_fallback(
     chains: FallbackChains,
     duty: Duty,
     at: datetime,
+    free: list[AvailableUnit] | None = None,
 ) -> None:
-    """An eligible call is being served by a fallback unit: record why its first unit type did not go."""
+    """An eligible call is being served by a fallback unit: record why its first unit type did not go.
+
+    ``free``: the available units already read for this decision (read here when None).
+    """
     route = Route(call.route)
     if route not in ELIGIBLE_ROUTES:
         return
     first = chains[route][0]
-    free = [_as_available(unit, duty) for unit in _available_units(session, (first,))]
+    if free is None:
+        free = [_as_available(unit, duty) for unit in _available_units(session, (first,))]
     reason = fallback_reason(passed_over(call=wanted, units=free, unit_type=first, duty=duty, at=at))
     record_unserved(session, call_id=call.call_id, route=route, reason=reason, at=at)
 
@@ -329,7 +335,7 @@ def assign_unit(
         if unit is None:
             continue  # another instance claimed it first: try the next best
         if candidate.fallback_used and reason is not RouteReason.OVERRIDE:
-            _note_fallback(session, call=call, wanted=wanted, chains=chains, duty=duty, at=at)
+            _note_fallback(session, call=call, wanted=wanted, chains=chains, duty=duty, at=at, free=units)
         _record_assignment(
             session,
             call=call,
@@ -708,10 +714,11 @@ class Override:
     """The call's ``version`` the dispatcher saw; None: as it is now."""
 
 
-def _free_primary(
+def release_unit(
     session: Session, *, call_id: str, unit_id: str, outbox: Outbox, at: datetime
 ) -> RoutingUnit | None:
-    """Free a primary taken off its call; None when it had already left the call (re-registered)."""
+    """Make a unit on ``call_id`` available again and publish it; None when it had already left the
+    call (re-registered away meanwhile), so nothing of this call's is freed."""
     result = session.exec(
         update(RoutingUnit)
         .where(col(RoutingUnit.unit_id) == unit_id, col(RoutingUnit.current_call_id) == call_id)
@@ -809,7 +816,7 @@ def override_call(
         if unit is None:
             raise UnitBusy(f"unit {named.unit_id} was taken meanwhile")
         if call.unit_id is not None:
-            freed = _free_primary(session, call_id=call_id, unit_id=call.unit_id, outbox=outbox, at=at)
+            freed = release_unit(session, call_id=call_id, unit_id=call.unit_id, outbox=outbox, at=at)
         wanted = replace(_as_queued(call), route=Route(call.route))  # not a wait for an added unit
         terms = terms_of_service(wanted, _as_available(named), chains)
         _record_assignment(
