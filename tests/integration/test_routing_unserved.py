@@ -3,24 +3,23 @@ and zones passing a team over, a queue that waited too long, an escalation, an o
 report over HTTP."""
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from dispatch_shared.db import make_engine, migrate, transaction
+from dispatch_shared.db import transaction
 from dispatch_shared.events import CallTriaged, Location, Route, ThreatLevel, UnitType, utcnow
 from dispatch_shared.outbox import Outbox
 from routing import dispatch, roster, unserved
-from routing.app import MIGRATIONS
 from routing.assignment import DEFAULT_FALLBACKS
 from routing.coverage import Duty, load_zones
 from routing.models import RoutedCall, RoutingOutbox
 from sqlalchemy.engine import Engine
 
 from tests.factories import T0, decision
+from tests.integration.test_routing_dispatch import engine as engine  # noqa: F401 - the fixture
 from tests.integration.test_routing_retriage import PIKE_PLACE, Routing, triaged, unit
 from tests.integration.test_routing_retriage import routing as routing  # noqa: F401 - the fixture
 from tests.stack import auth
@@ -138,14 +137,6 @@ def test_a_zone_no_one_defined_is_refused_naming_the_field(routing: Routing) -> 
     )
     assert bad_hours.status_code == 422
     assert bad_hours.json()["detail"][0]["loc"][:3] == ["body", "service_hours", 0]
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate(engine, migrations_dir=MIGRATIONS, service="routing")
-    yield engine
-    engine.dispose()
 
 
 def register(engine: Engine, duty: Duty, unit_id: str, unit_type: UnitType, **fields: Any) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -103,6 +104,7 @@ def _days(text: str, window: str) -> frozenset[int]:
     return frozenset(days)
 
 
+@lru_cache(maxsize=1024)  # read for every free unit at every assignment; the same few strings
 def parse_window(text: str) -> Window:
     """Parse ``"mon-fri 08:00-17:00"``; raises ValueError naming the window."""
     found = _WINDOW.match(text.lower())
