@@ -98,10 +98,24 @@ def create_postgres_database(name: str) -> str:
     return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
-def drop_postgres_database(name: str) -> None:
+def drop_postgres_database(name: str, timeout: float = 30) -> None:
+    """Drop a test database, ending its sessions.
+
+    A role outside `pg_signal_backend` cannot end an autovacuum worker that is in the database
+    at that moment (InsufficientPrivilege); such a worker finishes or yields within seconds, so
+    the drop is retried until `timeout` seconds have passed.
+    """
     admin = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    deadline = time.monotonic() + timeout
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        while True:
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
 
 @dataclass

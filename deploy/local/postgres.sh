@@ -107,6 +107,13 @@ ensure_databases() {
         CREATE ROLE $OWNER LOGIN CREATEDB;
       END IF;
     END \$\$;"
+  # DROP DATABASE ... WITH (FORCE), used by the tests, must also end an autovacuum worker that
+  # happens to be in the database; only members of pg_signal_backend may.
+  psql_admin -c "DO \$\$ BEGIN
+      IF NOT pg_has_role('$OWNER', 'pg_signal_backend', 'member') THEN
+        GRANT pg_signal_backend TO $OWNER;
+      END IF;
+    END \$\$;"
   existing=$(psql_admin -At -c "SELECT datname FROM pg_database")
   for db in "${DATABASES[@]}"; do
     # CREATE DATABASE cannot run inside a DO block, hence one statement each.
