@@ -3,8 +3,12 @@ SHELL := bash
 .DEFAULT_GOAL := help
 UV := python3 -m uv
 PYTEST_ARGS ?=
+# Service images: $(IMAGE_REPO)/<service>:$(IMAGE_TAG), as docker-compose.yml and deploy/k8s name them.
+IMAGE_REPO ?= dispatch-triage
+IMAGE_TAG ?= dev
+SERVICES := intake triage routing
 
-.PHONY: help install run up down status test test-unit lint typecheck eval bench-triage soak clean
+.PHONY: help install deps images run up down status test test-unit lint typecheck eval bench bench-triage soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -15,6 +19,15 @@ help: ## List the targets
 	@touch $@
 
 install: .venv/.installed ## Install Python packages into .venv (uv, locked versions)
+
+deps: ## Install the system tools the tests drive (Chromium, promtool, kubeconform, ...); needs root
+	@deploy/local/deps.sh
+
+images: $(addprefix image-,$(SERVICES)) ## Build the service images with docker (IMAGE_TAG, default dev)
+
+image-%:
+	@command -v docker >/dev/null 2>&1 || { echo "make images: docker not found (install Docker to build the images)" >&2; exit 1; }
+	docker build -f services/$*/Dockerfile -t $(IMAGE_REPO)/$*:$(IMAGE_TAG) .
 
 run: install ## Start Kafka and the services in the foreground (Ctrl-C stops all)
 	@deploy/local/stack.sh run
@@ -31,18 +44,21 @@ status: ## Show which processes are running
 test: install ## Run every test tier against a real Kafka broker (and PostgreSQL if TEST_POSTGRES_URL)
 	@deploy/local/test.sh $(PYTEST_ARGS)
 
-test-unit: install ## Run only the unit tests (no broker, no database)
+test-unit: install ## Run the unit and db tests (no broker; SQLite, PostgreSQL too if TEST_POSTGRES_URL)
 	.venv/bin/pytest -m "not integration and not e2e and not fault and not browser" $(PYTEST_ARGS)
 
 lint: install ## ruff check and format check
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
-typecheck: install ## mypy (strict) over the packages
-	.venv/bin/mypy shared/src services/intake/src services/triage/src services/routing/src
+typecheck: install ## mypy (strict) over the packages, tests and scripts
+	.venv/bin/mypy
 
 eval: install ## Triage quality on the labelled dev calls, fairness set and five-city call types
 	.venv/bin/python scripts/eval_triage.py
+
+bench: install ## End-to-end load: POST -> routed latency and throughput vs baselines (BENCH_ARGS)
+	.venv/bin/python -m scripts.bench $(BENCH_ARGS)
 
 bench-triage: install ## Triage throughput vs a naive regex baseline, and per-call latency, on one core
 	.venv/bin/python scripts/bench_triage.py

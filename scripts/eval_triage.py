@@ -11,7 +11,7 @@ nothing fires, how often the call type alone decides and the words standing in w
 nothing; and a check that no call type fires an indicator its own qualifier negates ("NO
 SHOOTINGS", "VERBAL", "PAST"). Exits 1 when a target fails.
 
-Reads the repository's copies in ``tests/data``; ``--shared DIR`` reads a data folder laid out
+Reads the repository's copies in ``tests/data``; ``--data-dir DIR`` reads a data folder laid out
 as ``dev/``, ``field/`` and ``real/`` instead (``dev/calls.jsonl``, ``dev/calls_es.jsonl``,
 ``dev/fairness.jsonl``,
 ``field/calls.jsonl``, ``real/calltypes/*.csv``, ``real/narratives/911-first-utterances.csv``);
@@ -19,7 +19,7 @@ the Spanish fairness templates and the unseen Spanish calls were written for thi
 they are always read from ``tests/data``. The unseen Spanish calls are held out: their accuracy
 is reported, and only an unsafe under-escalation among them fails the run.
 A real source whose file is absent is skipped with a note: the 911 first sentences state no
-licence, so only ``--shared`` has them.
+licence, so they are read only from a ``--data-dir`` folder.
 """
 
 from __future__ import annotations
@@ -124,10 +124,10 @@ class DataPaths:
     utterances: Path
 
 
-def data_paths(shared: Path | None) -> DataPaths:
-    """The repository's copies, or the files of a ``--shared`` data folder."""
+def data_paths(folder: Path | None) -> DataPaths:
+    """The repository's copies, or the files of a ``--data-dir`` folder."""
     data = ROOT / "tests" / "data"
-    if shared is None:
+    if folder is None:
         return DataPaths(
             dev=data / "dev_calls.jsonl",
             dev_es=data / "dev_calls_es.jsonl",
@@ -140,15 +140,15 @@ def data_paths(shared: Path | None) -> DataPaths:
             utterances=data / "911-first-utterances.csv",  # never copied in: no licence stated
         )
     return DataPaths(
-        dev=shared / "dev/calls.jsonl",
-        dev_es=shared / "dev/calls_es.jsonl",
-        unseen_es=data / "spanish_unseen.jsonl",  # written for this repository: no shared copy
-        field_calls=shared / "field/calls.jsonl",
-        fairness=shared / "dev/fairness.jsonl",
+        dev=folder / "dev/calls.jsonl",
+        dev_es=folder / "dev/calls_es.jsonl",
+        unseen_es=data / "spanish_unseen.jsonl",  # written for this repository: no other copy
+        field_calls=folder / "field/calls.jsonl",
+        fairness=folder / "dev/fairness.jsonl",
         fairness_es=data / "fairness_es.jsonl",
-        vera=shared / "real/calltypes/vera-calltypes.csv",
-        seattle=shared / "real/calltypes/seattle-calls-sample.csv",
-        utterances=shared / "real/narratives/911-first-utterances.csv",
+        vera=folder / "real/calltypes/vera-calltypes.csv",
+        seattle=folder / "real/calltypes/seattle-calls-sample.csv",
+        utterances=folder / "real/narratives/911-first-utterances.csv",
     )
 
 
@@ -675,7 +675,7 @@ def report_real_sources(sources: list[RealSource], policy: Policy, failures: lis
     surveyed: list[tuple[RealSource, Survey]] = []
     for source in sources:
         if not source.path.exists():
-            print(f"{source.name}: {source.path} is absent, section skipped (use --shared DIR)\n")
+            print(f"{source.name}: {source.path} is absent, section skipped (use --data-dir DIR)\n")
             continue
         rows = read_csv(source.path)
         result = survey(rows, source.items(rows), policy)
@@ -690,9 +690,11 @@ def report_real_sources(sources: list[RealSource], policy: Policy, failures: lis
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--shared", type=Path, help="read datasets from this shared data folder instead")
+    parser.add_argument(
+        "--data-dir", type=Path, help="read the data sets from this folder (dev/, field/, real/) instead"
+    )
     args = parser.parse_args(argv)
-    paths = data_paths(args.shared)
+    paths = data_paths(args.data_dir)
     policy = PolicyStore().current
     failures: list[str] = []
 

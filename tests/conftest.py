@@ -19,6 +19,29 @@ from tests.stack import (
 
 BACKENDS = ["sqlite", "postgresql"]
 
+# Tiers (markers) that may use the broker; `db` tests and unmarked unit tests may not.
+BROKER_TIERS = frozenset({"integration", "e2e", "fault", "browser"})
+BROKER_FIXTURES = frozenset({"kafka_bootstrap", "namespace"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a test whose marker puts it in a tier without the broker it uses.
+
+    ``make test-unit`` selects tests by marker; a broker test marked ``db`` or left unmarked
+    would fail there (or hang on the broker's timeouts) instead of running with the broker.
+    """
+    wrong = []
+    for item in items:
+        tiers = {mark.name for mark in item.iter_markers()}
+        uses = BROKER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if uses and "db" in tiers:
+            wrong.append(f"{item.nodeid} is marked db but uses {', '.join(sorted(uses))}")
+        elif uses and not tiers & BROKER_TIERS:
+            needed = " or ".join(sorted(BROKER_TIERS))
+            wrong.append(f"{item.nodeid} uses {', '.join(sorted(uses))} but is not marked {needed}")
+    if wrong:
+        raise pytest.UsageError("tests in the wrong tier:\n  " + "\n  ".join(wrong))
+
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:

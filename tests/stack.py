@@ -21,6 +21,9 @@ import httpx
 import psycopg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from dispatch_shared.runtime import ServiceRuntime
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -37,11 +40,21 @@ def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TEST_KEYS[role]}"}
 
 
-SERVICE_COMMANDS = {
-    "intake": [str(VENV_BIN / "intake")],
-    "triage": [str(VENV_BIN / "triage"), "serve"],
-    "routing": [str(VENV_BIN / "routing")],
-}
+def app_of(client: TestClient) -> FastAPI:
+    """The service app ``client`` drives in-process."""
+    assert isinstance(client.app, FastAPI), client.app
+    return client.app
+
+
+def runtime_of(client: TestClient) -> ServiceRuntime:
+    """The runtime (engine, outbox, relay) of the service app ``client`` drives in-process."""
+    runtime = app_of(client).state.runtime
+    assert isinstance(runtime, ServiceRuntime), runtime
+    return runtime
+
+
+# Each service runs as its own console script with no arguments.
+SERVICE_COMMANDS = {name: [str(VENV_BIN / name)] for name in ("intake", "triage", "routing")}
 
 
 def unique(prefix: str) -> str:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the browser tests drive: Debian's headless Chromium and its WebDriver.
 # Idempotent: does nothing when both are already there. Needs root (CI and the dev machines are).
+# `make deps` runs it (deploy/local/deps.sh), never `make test`.
 set -euo pipefail
 
 if [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]]; then

@@ -19,7 +19,6 @@ READY_TIMEOUT=${READY_TIMEOUT:-90}
 export AGENCY_TIMEZONE=${AGENCY_TIMEZONE:-America/Los_Angeles}
 
 declare -A PORT=([intake]=${INTAKE_PORT:-8001} [triage]=${TRIAGE_PORT:-8002} [routing]=${ROUTING_PORT:-8003})
-declare -A COMMAND=([intake]=".venv/bin/intake" [triage]=".venv/bin/triage serve" [routing]=".venv/bin/routing")
 
 # Alive and not a zombie: an exited child may linger until init reaps it, and kill -0 still works.
 running_pid() { local state; state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ -n $state && $state != Z* ]]; }
@@ -31,8 +30,7 @@ start_service() {
     echo "$name: already running (pid $(cat "$RUN_DIR/$name.pid"))"
     return
   fi
-  # shellcheck disable=SC2086  # COMMAND holds a command and its arguments
-  setsid nohup ${COMMAND[$name]} >>"$LOGS/$name.log" 2>&1 </dev/null &
+  setsid nohup ".venv/bin/$name" >>"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN_DIR/$name.pid"
   STARTED+=("$name")
   echo "$name: started (pid $!, port ${PORT[$name]}, log .run/logs/$name.log)"

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from dispatch_shared.http import INT64_MAX, INT64_MIN, MAX_JSON_DEPTH
+from dispatch_shared.jsonsafe import INT64_MAX, INT64_MIN, MAX_JSON_DEPTH
 from dispatch_shared.settings import ServiceSettings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

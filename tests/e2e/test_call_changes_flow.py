@@ -113,10 +113,10 @@ def test_a_call_escalated_overridden_backed_up_and_resolved_is_on_the_record(sta
         )
         assert [u["type"] for u in backed["units"] if u["backup_reason"]] == ["police"]  # police by default
 
-        for step in ("en_route", "on_scene"):
+        for status in ("en_route", "on_scene"):
             stepped = httpx.post(
                 f"{routing}/v1/calls/{call_id}/status",
-                json={"status": step},
+                json={"status": status},
                 headers=auth("unit"),
                 timeout=10,
             )
@@ -133,7 +133,7 @@ def test_a_call_escalated_overridden_backed_up_and_resolved_is_on_the_record(sta
             intake, call_id, lambda r: any(s["step"] == "resolved" for s in r["timeline"]), "the resolution"
         )
     steps = [(s["step"], s.get("reason")) for s in record["timeline"]]
-    order = [
+    order: list[tuple[str | None, str | None]] = [
         ("received", None),
         ("triaged", None),
         ("note", None),
@@ -143,7 +143,7 @@ def test_a_call_escalated_overridden_backed_up_and_resolved_is_on_the_record(sta
         (None, "backup"),
         ("resolved", None),
     ]
-    positions = []
+    positions: list[int] = []
     for step, reason in order:
         found = [
             i

@@ -1,6 +1,7 @@
 """A call posted to intake over HTTP is triaged, routed and shown in the ledger."""
 
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -14,8 +15,9 @@ from tests.stack import auth, collect
 pytestmark = pytest.mark.e2e
 
 
-def wait_for_ledger(client: httpx.Client, call_id: str, field: str, timeout: float = 30) -> dict:
+def wait_for_ledger(client: httpx.Client, call_id: str, field: str, timeout: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
+    record: dict[str, Any] = {}
     while time.monotonic() < deadline:
         record = client.get(f"/v1/calls/{call_id}", headers=auth("console")).json()
         if record.get(field):

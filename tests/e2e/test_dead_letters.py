@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from typing import Any
 from uuid import uuid4
 
 import httpx
@@ -88,23 +89,26 @@ def poison_records(topic: Topic) -> list[tuple[str, bytes, bytes, list[tuple[str
     for kind in POISON[:-1]:
         message = encode(sample_event(topic), source="/test")
         headers: list[tuple[str, bytes | None]] = list(message.headers)
-        value = message.value
+        key, value = message.key, message.value
+        assert key is not None and value is not None  # every event of ours has both
         if kind == "null_header":
             headers = [(name, None if name == "ce_source" else raw) for name, raw in headers]
         elif kind == "header_not_utf8":
-            headers = [(name, b"\xff\xfe" + raw if name == "ce_type" else raw) for name, raw in headers]
+            headers = [
+                (name, b"\xff\xfe" + (raw or b"") if name == "ce_type" else raw) for name, raw in headers
+            ]
         elif kind == "structured":
             attrs: dict[str, object] = {
                 name.removeprefix("ce_"): raw.decode()
                 for name, raw in message.headers
-                if name.startswith("ce_")
+                if name.startswith("ce_") and raw is not None
             }
             attrs |= {"datacontenttype": "application/json", "data": json.loads(value)}
             value = json.dumps(attrs).encode()
             headers = [("content-type", b"application/cloudevents+json")]
         else:
             value = bytes(range(256))
-        records.append((kind, message.key, value, headers))
+        records.append((kind, key, value, headers))
     return records
 
 
@@ -130,9 +134,9 @@ async def send_poison(bootstrap: str, namespace: str) -> dict[str, str]:
     return kinds
 
 
-def wait_until_routed(client: httpx.Client, call_id: str, timeout: float = 60) -> dict:
+def wait_until_routed(client: httpx.Client, call_id: str, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
-    record: dict = {}
+    record: dict[str, Any] = {}
     while time.monotonic() < deadline:
         record = client.get(f"/v1/calls/{call_id}", headers=auth("console")).json()
         if record.get("status") in {"assigned", "queued"}:

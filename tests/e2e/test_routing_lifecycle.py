@@ -138,7 +138,7 @@ async def test_calls_are_queued_served_by_a_fallback_resolved_and_the_freed_unit
         assert step(routing, served["call_id"], "en_route").status_code == 200
         assert step(routing, served["call_id"], "on_scene").status_code == 200
         refused = step(routing, served["call_id"], "en_route")
-        assert refused.status_code == 409 and refused.json()["detail"]["allowed"] == ["resolved"]
+        assert refused.status_code == 409 and refused.json()["allowed"] == ["resolved"]
         assert step(routing, served["call_id"], "resolved").status_code == 422  # no disposition
         resolved = step(
             routing, served["call_id"], "resolved", disposition="referred_to_services", use_of_force=False

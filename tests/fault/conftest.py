@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -97,7 +98,7 @@ class CallStream:
         while self.sent < count and self._thread.is_alive():
             time.sleep(0.02)
 
-    def _post_until_accepted(self, client: httpx.Client, payload: dict) -> str:
+    def _post_until_accepted(self, client: httpx.Client, payload: dict[str, Any]) -> str:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -118,9 +119,9 @@ class CallStream:
                 time.sleep(self.interval)
 
 
-def ledger_snapshot(intake_url: str) -> list[dict]:
+def ledger_snapshot(intake_url: str) -> list[dict[str, Any]]:
     """Every call in the ledger with its timeline."""
-    items: list[dict] = []
+    items: list[dict[str, Any]] = []
     with httpx.Client(base_url=intake_url, timeout=10) as client:
         while True:
             page = client.get(
@@ -131,7 +132,7 @@ def ledger_snapshot(intake_url: str) -> list[dict]:
                 return items
 
 
-def wait_until_all_routed(intake_url: str, call_ids: set[str], timeout: float = 120) -> list[dict]:
+def wait_until_all_routed(intake_url: str, call_ids: set[str], timeout: float = 120) -> list[dict[str, Any]]:
     """The ledger once every call has a routing step, or fail saying how many are missing."""
     deadline = time.monotonic() + timeout
     while True:
@@ -144,7 +145,7 @@ def wait_until_all_routed(intake_url: str, call_ids: set[str], timeout: float = 
         time.sleep(0.5)
 
 
-def assert_routed_exactly_once(calls: list[dict], accepted: set[str]) -> dict[str, int]:
+def assert_routed_exactly_once(calls: list[dict[str, Any]], accepted: set[str]) -> dict[str, int]:
     """Each accepted call is in the ledger once, triaged once and assigned at most once."""
     by_id = {c["call_id"]: c for c in calls}
     assert accepted <= set(by_id), "accepted calls are missing from the ledger"

@@ -78,7 +78,7 @@ def sigterm_seconds(service: ServiceProcess) -> float:
 
 
 def wait_alive(service: ServiceProcess, timeout: float = 60) -> None:
-    """Up and answering; /readyz would be 503 while Kafka is away, so /healthz."""
+    """Up and answering (/healthz: the process, not its dependencies)."""
 
     def alive() -> bool:
         try:

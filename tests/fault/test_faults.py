@@ -5,6 +5,7 @@ assignment and nothing lost. Figures are printed for the record (run with -s to 
 """
 
 import time
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,11 @@ def wait_for(stream: CallStream, sent: int) -> None:
 
 
 def report(
-    capsys: pytest.CaptureFixture[str], name: str, stream: CallStream, calls: list[dict], **figures: int
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    stream: CallStream,
+    calls: list[dict[str, Any]],
+    **figures: int,
 ) -> None:
     """Print the figures of one run, past pytest's capture so CI logs show them."""
     routed = {c["call_id"] for c in calls if c["status"] not in ("received", "triaged")}

@@ -1,6 +1,7 @@
 """intake over HTTP on a real database: credentials, bad input, limits, idempotency, Kafka outages."""
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from dispatch_shared.cloudevents import decode
@@ -11,12 +12,12 @@ from intake.models import Call
 from sqlmodel import Session, select
 
 from tests.factories import submission
-from tests.stack import API_KEYS, auth, collect
+from tests.stack import API_KEYS, auth, collect, runtime_of
 
 pytestmark = pytest.mark.integration
 
 
-def make_client(database_url: str, namespace: str, bootstrap: str, **settings) -> TestClient:
+def make_client(database_url: str, namespace: str, bootstrap: str, **settings: Any) -> TestClient:
     app = create_app(
         IntakeSettings(
             database_url=database_url,
@@ -37,7 +38,7 @@ def client(database_url: str, namespace: str, kafka_bootstrap: str) -> Iterator[
 
 
 def stored_calls(client: TestClient) -> list[Call]:
-    with Session(client.app.state.runtime.engine) as session:
+    with Session(runtime_of(client).engine) as session:
         return list(session.exec(select(Call)))
 
 
@@ -58,7 +59,7 @@ async def test_a_new_call_is_accepted_stored_and_published(client: TestClient, n
     ("headers", "status"),
     [({}, 401), ({"Authorization": "Bearer not-a-key"}, 401), (auth("console"), 403), (auth("unit"), 403)],
 )
-def test_posting_needs_a_cad_key(client: TestClient, headers: dict, status: int) -> None:
+def test_posting_needs_a_cad_key(client: TestClient, headers: dict[str, str], status: int) -> None:
     response = client.post("/v1/calls", json=submission(), headers=headers)
     assert response.status_code == status
     assert stored_calls(client) == []
@@ -83,7 +84,7 @@ def test_reading_needs_a_console_key_and_probes_stay_open(client: TestClient) ->
     ],
 )
 def test_bad_input_is_422_naming_the_field_and_stores_nothing(
-    client: TestClient, body: dict, field: str
+    client: TestClient, body: dict[str, Any], field: str
 ) -> None:
     response = client.post("/v1/calls", json=body, headers=auth("cad"))
     assert response.status_code == 422
@@ -104,7 +105,7 @@ def test_an_oversized_body_is_413_whether_declared_or_streamed(client: TestClien
     big = submission(narrative="x" * 70_000)
     assert client.post("/v1/calls", json=big, headers=auth("cad")).status_code == 413
 
-    def chunks():
+    def chunks() -> Iterator[bytes]:
         yield b'{"cad_incident_id": "A-2", "narrative": "'
         for _ in range(100):
             yield b"y" * 1000
@@ -143,7 +144,8 @@ def test_calls_are_accepted_while_kafka_is_down(database_url: str, namespace: st
     with make_client(database_url, namespace, "127.0.0.1:1") as client:
         responses = [client.post("/v1/calls", json=submission(), headers=auth("cad")) for _ in range(3)]
         ready = client.get("/readyz")
-        backlog = client.app.state.runtime.relay.backlog()[0]
+        backlog = runtime_of(client).relay.backlog()[0]
     assert [r.status_code for r in responses] == [202, 202, 202]
-    assert ready.status_code == 503 and ready.json()["checks"]["kafka"] != "ok"
+    # Kafka is reported but does not gate readiness: the API still takes calls into the outbox.
+    assert ready.status_code == 200 and ready.json()["checks"]["kafka"] != "ok"
     assert backlog == 3

@@ -39,7 +39,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from triage.policy import classify, default_policy
 
-from tests.stack import API_KEYS, auth, collect
+from tests.stack import API_KEYS, auth, collect, runtime_of
 from tests.unit.test_intake_eido import DESCRIPTORS, minimal, schema_errors
 
 pytestmark = pytest.mark.integration
@@ -73,7 +73,7 @@ def fixture(name: str) -> dict[str, Any]:
 
 
 def engine_of(client: TestClient) -> Engine:
-    engine: Engine = client.app.state.runtime.engine  # type: ignore[attr-defined]
+    engine = runtime_of(client).engine
     return engine
 
 

@@ -1,6 +1,7 @@
 """The call ledger on a real database: idempotent intake, ordered timeline, forward-only status."""
 
 from collections.abc import Iterator
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -16,7 +17,7 @@ from sqlmodel import select
 
 from tests.factories import T0, later, routed, status_changed, submission, triaged
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.db
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def accept(engine: Engine, **overrides) -> UUID:
+def accept(engine: Engine, **overrides: Any) -> UUID:
     with transaction(engine) as session:
         call = ledger.accept_call(
             session,

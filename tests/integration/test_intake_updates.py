@@ -32,13 +32,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from triage.app import MIGRATIONS as TRIAGE_MIGRATIONS
 from triage.models import Decision, TriageOutbox
-from triage.policy.store import PolicyStore
+from triage.policy import default_policy
 from triage.service import triage_call
 
 from tests.factories import T0, later, new_call_id, status_changed, submission
-from tests.stack import API_KEYS, auth, collect
+from tests.stack import API_KEYS, auth, collect, runtime_of
 
-pytestmark = pytest.mark.integration
+# Each test names its tier: db (a database only) or integration (the broker too).
 
 FIRST = "Man talking to himself outside the library"
 
@@ -58,7 +58,7 @@ def client(database_url: str, namespace: str, kafka_bootstrap: str) -> Iterator[
 
 
 def engine_of(client: TestClient) -> Engine:
-    engine: Engine = client.app.state.runtime.engine  # type: ignore[attr-defined]
+    engine = runtime_of(client).engine
     return engine
 
 
@@ -81,6 +81,7 @@ def post_note(client: TestClient, call_id: str, text: str, **extra: str) -> dict
     return answer
 
 
+@pytest.mark.integration
 def test_the_first_post_answers_as_before_with_updated_false(client: TestClient) -> None:
     response = client.post("/v1/calls", json=submission(), headers=auth("cad"))
     assert response.status_code == 202
@@ -88,6 +89,7 @@ def test_the_first_post_answers_as_before_with_updated_false(client: TestClient)
     assert body == {"call_id": body["call_id"], "status": "received", "updated": False, "revision": 1}
 
 
+@pytest.mark.integration
 def test_an_identical_repeat_changes_nothing_and_publishes_nothing(client: TestClient) -> None:
     payload = submission(narrative=FIRST, call_type="MNTL", location={"address": "1 Library Sq"})
     first = client.post("/v1/calls", json=payload, headers=auth("cad")).json()
@@ -106,6 +108,7 @@ def test_an_identical_repeat_changes_nothing_and_publishes_nothing(client: TestC
         assert session.exec(select(CallChange)).all() == []
 
 
+@pytest.mark.integration
 async def test_a_changed_resend_updates_the_call_and_publishes_the_whole_text(
     client: TestClient, namespace: str
 ) -> None:
@@ -142,6 +145,7 @@ async def test_a_changed_resend_updates_the_call_and_publishes_the_whole_text(
     assert "shouting" not in str(ledger_record) and "sister" not in str(ledger_record)
 
 
+@pytest.mark.integration
 async def test_a_note_is_appended_in_time_order_and_published(client: TestClient, namespace: str) -> None:
     call_id = client.post("/v1/calls", json=submission(narrative=FIRST), headers=auth("cad")).json()[
         "call_id"
@@ -159,6 +163,7 @@ async def test_a_note_is_appended_in_time_order_and_published(client: TestClient
     assert events[1].updated_at < events[0].updated_at  # the note's own time
 
 
+@pytest.mark.integration
 def test_a_change_to_an_unknown_call_is_404(client: TestClient) -> None:
     unknown = "00000000-0000-0000-0000-000000000000"
     response = client.post(f"/v1/calls/{unknown}/notes", json={"text": "x"}, headers=auth("cad"))
@@ -166,6 +171,7 @@ def test_a_change_to_an_unknown_call_is_404(client: TestClient) -> None:
     assert response.json() == {"detail": f"no call {unknown}"}
 
 
+@pytest.mark.integration
 def test_notes_need_a_cad_key_and_a_valid_body(client: TestClient) -> None:
     call_id = client.post("/v1/calls", json=submission(), headers=auth("cad")).json()["call_id"]
     assert (
@@ -177,6 +183,7 @@ def test_notes_need_a_cad_key_and_a_valid_body(client: TestClient) -> None:
     assert staged_topics(client) == [Topic.CALLS_RECEIVED]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("closing", [CallStatus.RESOLVED, CallStatus.CANCELLED])
 def test_a_closed_call_refuses_changes_with_409_but_answers_a_repeat(
     client: TestClient, closing: CallStatus
@@ -197,6 +204,7 @@ def test_a_closed_call_refuses_changes_with_409_but_answers_a_repeat(
     assert staged_topics(client) == [Topic.CALLS_RECEIVED]
 
 
+@pytest.mark.integration
 def test_notes_stop_at_the_call_text_limit_and_a_refused_one_leaves_no_trace(client: TestClient) -> None:
     call_id = client.post("/v1/calls", json=submission(narrative=FIRST), headers=auth("cad")).json()[
         "call_id"
@@ -216,6 +224,7 @@ def test_notes_stop_at_the_call_text_limit_and_a_refused_one_leaves_no_trace(cli
     assert staged_topics(client).count(Topic.CALLS_UPDATED) == len(accepted)
 
 
+@pytest.mark.integration
 async def test_a_burst_of_notes_gets_one_revision_each_without_gaps(
     client: TestClient, namespace: str
 ) -> None:
@@ -235,6 +244,7 @@ async def test_a_burst_of_notes_gets_one_revision_each_without_gaps(
     assert client.get(f"/v1/calls/{call_id}", headers=auth("console")).json()["revision"] == 11
 
 
+@pytest.mark.integration
 def test_concurrent_first_posts_of_one_incident_make_one_call(client: TestClient) -> None:
     payload = submission(narrative=FIRST)
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -247,6 +257,7 @@ def test_concurrent_first_posts_of_one_incident_make_one_call(client: TestClient
     assert staged_topics(client) == [Topic.CALLS_RECEIVED]
 
 
+@pytest.mark.integration
 def test_retention_clears_the_text_of_every_change(client: TestClient) -> None:
     payload = submission(narrative=FIRST)
     call_id = client.post("/v1/calls", json=payload, headers=auth("cad")).json()["call_id"]
@@ -274,6 +285,7 @@ def triage_engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.mark.db
 def test_triage_decides_each_revision_once_in_whatever_order_they_arrive(triage_engine: Engine) -> None:
     call_id = new_call_id()
     received = CallReceived(call_id=call_id, cad_incident_id="CAD-T1", narrative=FIRST, received_at=T0)
@@ -286,7 +298,7 @@ def test_triage_decides_each_revision_once_in_whatever_order_they_arrive(triage_
         received_at=T0,
         updated_at=later(5),
     )
-    policy = PolicyStore().current
+    policy = default_policy()
     outbox = Outbox(TriageOutbox, source="/dispatch/triage")
     # Revision 2 overtakes revision 1 (two topics), then both are redelivered.
     for event in (updated, received, updated, received):
@@ -303,6 +315,7 @@ def test_triage_decides_each_revision_once_in_whatever_order_they_arrive(triage_
     assert decisions[2].route == by_revision[2].route
 
 
+@pytest.mark.db
 def test_triage_keeps_its_earlier_decisions_as_revision_1_when_migrated(database_url: str) -> None:
     engine = make_engine(database_url)
     config = Config()

@@ -19,6 +19,8 @@ from intake.app import MIGRATIONS as INTAKE_MIGRATIONS
 from routing.app import MIGRATIONS as ROUTING_MIGRATIONS
 from triage.app import MIGRATIONS as TRIAGE_MIGRATIONS
 
+# Needs no broker, yet stays out of the db tier (and so out of `make test-unit`): six interpreter
+# processes importing SQLAlchemy and Alembic and meeting at a common start take 10-20 s.
 pytestmark = pytest.mark.integration
 
 MIGRATIONS = {"intake": INTAKE_MIGRATIONS, "triage": TRIAGE_MIGRATIONS, "routing": ROUTING_MIGRATIONS}

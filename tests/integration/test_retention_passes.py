@@ -28,13 +28,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from triage.app import MIGRATIONS as TRIAGE_MIGRATIONS
 from triage.models import Decision, TriageOutbox
-from triage.policy.store import PolicyStore
+from triage.policy import default_policy
 from triage.retention import purge_before as triage_pass
 from triage.service import triage_call
 
 from tests.factories import T0, later, new_call_id, submission, triaged
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.db
 
 SAID = Indicator(family="B", code="suicidal_ideation", text="wants to die", span=(10, 22))
 
@@ -86,7 +86,7 @@ def test_triage_keeps_the_codes_and_drops_the_text_and_the_delivered_payload(eng
                 narrative="He says he wants to die",
                 received_at=T0,
             )
-            triage_call(session, call=received, policy=PolicyStore().current, outbox=outbox)
+            triage_call(session, call=received, policy=default_policy(), outbox=outbox)
         for decision in session.exec(select(Decision)):
             decision.decided_at = T0
         for row in session.exec(select(TriageOutbox)):

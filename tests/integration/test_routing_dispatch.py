@@ -3,7 +3,7 @@
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -32,7 +32,7 @@ from sqlmodel import col, select
 
 from tests.factories import T0, decision
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.db
 
 OUTBOX = Outbox(RoutingOutbox, source="/dispatch/routing")
 CHAINS = DEFAULT_FALLBACKS
@@ -50,7 +50,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 def register(
-    engine: Engine, unit_id: str, unit_type: UnitType, at: tuple[float, float] | None = None, **fields
+    engine: Engine, unit_id: str, unit_type: UnitType, at: tuple[float, float] | None = None, **fields: Any
 ) -> None:
     lat, lon = at if at else (None, None)
     change = roster.UnitChange(
@@ -118,7 +118,7 @@ def unit(engine: Engine, unit_id: str) -> RoutingUnit:
         return roster.get_unit(session, unit_id)
 
 
-def events(engine: Engine) -> list[tuple[str, dict]]:
+def events(engine: Engine) -> list[tuple[str, dict[str, Any]]]:
     """Staged events in order, as (short type, payload)."""
     with transaction(engine) as session:
         rows = session.exec(select(RoutingOutbox).order_by(col(RoutingOutbox.id))).all()
@@ -223,7 +223,14 @@ def test_lifecycle_steps_are_published_with_the_unit_and_outcome(engine: Engine)
         "referred_to_services",
         False,
     )
-    assert closed.assigned_at <= closed.en_route_at <= closed.on_scene_at <= closed.resolved_at
+    assigned, en_route, on_scene, resolved = (
+        closed.assigned_at,
+        closed.en_route_at,
+        closed.on_scene_at,
+        closed.resolved_at,
+    )
+    assert assigned and en_route and on_scene and resolved
+    assert assigned <= en_route <= on_scene <= resolved
     statuses = [(p["status"], p["unit_id"]) for kind, p in events(engine) if kind == "call.status"]
     assert statuses == [("en_route", "CL-1"), ("on_scene", "CL-1"), ("resolved", "CL-1")]
     resolved_event = [p for kind, p in events(engine) if kind == "call.status"][-1]
@@ -306,7 +313,7 @@ def test_an_unchanged_registration_publishes_nothing(engine: Engine) -> None:
 # --- concurrency -------------------------------------------------------------------------------
 
 
-def race(workers: list[Callable[[], Any]]) -> list[Any]:
+def race(workers: Sequence[Callable[[], Any]]) -> list[Any]:
     """Run the workers in threads released at the same moment; returns results or exceptions."""
     barrier = threading.Barrier(len(workers))
     results: list[Any] = [None] * len(workers)
@@ -338,6 +345,7 @@ def assert_roster_consistent(engine: Engine) -> None:
     holders = Counter(unit_id for unit_id, _ in on_calls)
     assert all(count == 1 for count in holders.values()), holders
     for unit_id, call_id in on_calls:
+        assert unit_id is not None, call_id
         assert units[unit_id].current_call_id == call_id
     for u in units.values():
         if u.current_call_id is not None:
@@ -351,7 +359,7 @@ def test_two_instances_racing_never_assign_a_unit_twice(database_url: str, engin
         register(engine, f"CL-{n}", UnitType.CLINICIAN, BALLARD)
     instances = [make_engine(database_url), make_engine(database_url)]  # two routing processes
     try:
-        workers = [(lambda e=instances[i % 2], m=i: arrive(e, minutes=m)) for i in range(10)]
+        workers = [partial(arrive, instances[i % 2], minutes=i) for i in range(10)]
         call_ids = race(workers)
         assert all(isinstance(c, str) for c in call_ids), call_ids
     finally:
@@ -380,11 +388,7 @@ def test_freed_units_racing_for_the_queue_take_one_call_each(database_url: str, 
     try:
         results = race(
             [
-                (
-                    lambda e=instances[i % 2], c=c: report(
-                        e, c, CallStatus.RESOLVED, disposition=Disposition.NO_REPORT
-                    )
-                )
+                partial(report, instances[i % 2], c, CallStatus.RESOLVED, disposition=Disposition.NO_REPORT)
                 for i, c in enumerate(first)
             ]
         )
@@ -404,9 +408,7 @@ def test_concurrent_reports_on_one_call_apply_one_at_a_time(database_url: str, e
     call_id = arrive(engine)
     instances = [make_engine(database_url) for _ in range(2)]
     try:
-        results = race(
-            [(lambda e=instances[i % 2]: report(e, call_id, CallStatus.EN_ROUTE)) for i in range(6)]
-        )
+        results = race([partial(report, instances[i % 2], call_id, CallStatus.EN_ROUTE) for i in range(6)])
         applied = [r for r in results if isinstance(r, RoutedCall)]
         refused = [r for r in results if isinstance(r, TransitionNotAllowed)]
         assert (len(applied), len(refused)) == (1, 5), results
@@ -414,7 +416,7 @@ def test_concurrent_reports_on_one_call_apply_one_at_a_time(database_url: str, e
         # Now mixed steps: arriving and cancelling race; exactly one of them wins.
         results = race(
             [
-                (lambda e=instances[i % 2], s=s: report(e, call_id, s))
+                partial(report, instances[i % 2], call_id, s)
                 for i, s in enumerate([CallStatus.ON_SCENE, CallStatus.CANCELLED] * 3)
             ]
         )
@@ -454,7 +456,7 @@ def test_concurrent_roster_changes_and_arrivals_keep_a_unit_on_one_call(
             workers += [
                 toggle(UnitStatus.OUT_OF_SERVICE),
                 toggle(UnitStatus.AVAILABLE),
-                lambda m=n: arrive(engine, minutes=m),
+                partial(arrive, engine, minutes=n),
             ]
         results = race(workers)
     finally:

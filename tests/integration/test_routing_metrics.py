@@ -24,9 +24,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from tests.factories import decision
-from tests.stack import API_KEYS, auth
+from tests.stack import API_KEYS, auth, runtime_of
 
-pytestmark = pytest.mark.integration
+# Each test names its tier: db (a database only) or integration (the broker too).
 
 OUTBOX = Outbox(RoutingOutbox, source="/dispatch/routing")
 CHAINS = DEFAULT_FALLBACKS
@@ -83,6 +83,7 @@ class Timeline:
         return {key: now[key] - self.start[key] for key in now if now[key] != self.start[key]}
 
 
+@pytest.mark.db
 def test_a_call_assigned_at_once_is_routed_and_assigned_once(engine: Engine) -> None:
     register(engine, "CL-1", UnitType.CLINICIAN)
     timeline = Timeline("clinician_only")
@@ -98,6 +99,7 @@ def test_a_call_assigned_at_once_is_routed_and_assigned_once(engine: Engine) -> 
     }
 
 
+@pytest.mark.db
 def test_a_queued_call_is_assigned_when_a_unit_comes(engine: Engine) -> None:
     timeline = Timeline("clinician_only")
     arrive(engine, seconds_ago=100)
@@ -106,6 +108,7 @@ def test_a_queued_call_is_assigned_when_a_unit_comes(engine: Engine) -> None:
     assert timeline.moved() == {"routed": 1, "routed<=120.0": 1, "assigned": 1, "assigned<=120.0": 1}
 
 
+@pytest.mark.db
 def test_a_dispatcher_moving_the_call_to_another_unit_is_not_a_second_assignment(engine: Engine) -> None:
     register(engine, "CL-1", UnitType.CLINICIAN)
     register(engine, "CL-2", UnitType.CLINICIAN)
@@ -120,6 +123,7 @@ def test_a_dispatcher_moving_the_call_to_another_unit_is_not_a_second_assignment
     assert timeline.moved() == {}
 
 
+@pytest.mark.db
 def test_a_routing_rolled_back_observes_nothing(engine: Engine) -> None:
     register(engine, "CL-1", UnitType.CLINICIAN)
     timeline = Timeline("clinician_only")
@@ -130,6 +134,7 @@ def test_a_routing_rolled_back_observes_nothing(engine: Engine) -> None:
     assert timeline.moved() == {}
 
 
+@pytest.mark.db
 def test_the_collector_reports_the_queue_and_the_roster(engine: Engine) -> None:
     register(engine, "P-1", UnitType.POLICE)
     register(engine, "P-2", UnitType.POLICE)
@@ -165,6 +170,7 @@ def test_the_collector_reports_the_queue_and_the_roster(engine: Engine) -> None:
     assert after is not None and after < 60
 
 
+@pytest.mark.db
 def test_the_collector_reports_nothing_it_cannot_read(engine: Engine, tmp_path: Any) -> None:
     state = RoutingState()
     state.refresh(engine)
@@ -189,10 +195,11 @@ def client(database_url: str, namespace: str, kafka_bootstrap: str) -> Iterator[
         yield client
 
 
+@pytest.mark.integration
 def test_outcomes_reported_over_http_are_counted(client: TestClient, namespace: str) -> None:
     units = [{"unit_id": f"CO-{n}", "type": "co_response", "name": f"Team {n}"} for n in (1, 2)]
     assert client.post("/v1/units", json=units, headers=auth("ops")).status_code == 200
-    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    runtime = runtime_of(client)
     resolved = {"route": "co_response", "disposition": "referred_to_services"}
     before = {
         "resolved": sample("dispatch_calls_resolved_total", **resolved),

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from dispatch_shared.cloudevents import KafkaMessage, decode, encode
 from dispatch_shared.db import make_engine
-from dispatch_shared.events import CallRouted, CallTriaged, Location, Route, ThreatLevel, Topic
+from dispatch_shared.events import CallRouted, CallStatus, CallTriaged, Location, Route, ThreatLevel, Topic
 from fastapi.testclient import TestClient
 from routing.app import MIGRATIONS, RoutingSettings, create_app
 from sqlalchemy import inspect, text
@@ -21,7 +21,7 @@ from sqlalchemy import inspect, text
 from tests.factories import T0, decision
 from tests.stack import API_KEYS, auth
 
-pytestmark = pytest.mark.integration
+# Each test names its tier: db (a database only) or integration (the broker too).
 
 PIKE_PLACE: dict[str, Any] = {"lat": 47.6097, "lon": -122.3422}
 CAPITOL_HILL: dict[str, Any] = {"lat": 47.6253, "lon": -122.3222}
@@ -170,6 +170,7 @@ def unit_ids(call: dict[str, Any]) -> list[tuple[str, str]]:
     return [(u["unit_id"], u["role"]) for u in call["units"]]
 
 
+@pytest.mark.integration
 def test_co_response_revision_adds_a_team_and_keeps_the_clinician(routing: Routing) -> None:
     # The co-response team is farther than the officer, but comes first in the co_response chain.
     routing.add_units(
@@ -195,7 +196,7 @@ def test_co_response_revision_adds_a_team_and_keeps_the_clinician(routing: Routi
         ("triaged", 1, "CL-1"),
         ("re_triaged", 2, "CO-1"),
     ]
-    assert routed[1].route is Route.CO_RESPONSE and routed[1].status == "assigned"
+    assert routed[1].route is Route.CO_RESPONSE and routed[1].status is CallStatus.ASSIGNED
 
     # Steps move the primary; resolving frees every unit on the call.
     routing.step(call_id, "en_route")
@@ -207,6 +208,7 @@ def test_co_response_revision_adds_a_team_and_keeps_the_clinician(routing: Routi
         assert (freed["status"], freed["current_call_id"]) == ("available", None)
 
 
+@pytest.mark.integration
 def test_imminent_revision_sends_police_and_stages_the_clinician(routing: Routing) -> None:
     routing.add_units(unit("CL-1", "clinician", PIKE_PLACE), unit("P-1", "police", BALLARD))
     call_id = uuid4()
@@ -232,6 +234,7 @@ def test_imminent_revision_sends_police_and_stages_the_clinician(routing: Routin
     assert routing.unit("P-1")["status"] == routing.unit("CL-1")["status"] == "available"
 
 
+@pytest.mark.integration
 def test_escalation_with_no_unit_free_waits_for_the_next_one(routing: Routing) -> None:
     routing.add_units(unit("CL-1", "clinician", PIKE_PLACE))
     call_id = uuid4()
@@ -252,6 +255,7 @@ def test_escalation_with_no_unit_free_waits_for_the_next_one(routing: Routing) -
     assert routing.unit("P-1")["status"] == routing.unit("CL-1")["status"] == "available"
 
 
+@pytest.mark.integration
 def test_a_lesser_revision_is_only_suggested(routing: Routing) -> None:
     routing.add_units(unit("CO-1", "co_response", PIKE_PLACE), unit("CL-1", "clinician", PIKE_PLACE))
     call_id, sentinel = uuid4(), uuid4()
@@ -280,6 +284,7 @@ def test_a_lesser_revision_is_only_suggested(routing: Routing) -> None:
     assert call["suggested_route"] is None and call["units"] == before["units"]
 
 
+@pytest.mark.integration
 def test_a_late_revision_is_ignored(routing: Routing) -> None:
     routing.add_units(unit("CL-1", "clinician", PIKE_PLACE), unit("CO-1", "co_response", PIKE_PLACE))
     call_id, sentinel = uuid4(), uuid4()
@@ -302,6 +307,7 @@ def test_a_late_revision_is_ignored(routing: Routing) -> None:
     assert [(e.reason, e.revision) for e in of_call(routed, call_id)] == [("triaged", 2)]
 
 
+@pytest.mark.integration
 def test_a_queued_call_is_requeued_then_assigned_as_a_fresh_call(routing: Routing) -> None:
     routing.add_units(
         unit("P-1", "police", PIKE_PLACE)
@@ -327,6 +333,7 @@ def test_a_queued_call_is_requeued_then_assigned_as_a_fresh_call(routing: Routin
     ]
 
 
+@pytest.mark.db
 def test_calls_routed_before_revisions_read_as_revision_one_and_the_migration_reverts(
     database_url: str,
 ) -> None:

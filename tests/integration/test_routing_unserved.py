@@ -24,7 +24,7 @@ from tests.integration.test_routing_retriage import PIKE_PLACE, Routing, triaged
 from tests.integration.test_routing_retriage import routing as routing  # noqa: F401 - the fixture
 from tests.stack import auth
 
-pytestmark = pytest.mark.integration
+# Each test names its tier: db (a database only) or integration (the broker too).
 
 OUTBOX = Outbox(RoutingOutbox, source="/dispatch/routing")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -69,6 +69,7 @@ def assigned(routing: Routing, route: Route, threat: ThreatLevel = ThreatLevel.N
     return call_id
 
 
+@pytest.mark.integration
 def test_an_off_shift_team_sends_the_fallback_and_the_report_says_why(routing: Routing) -> None:
     routing.add_units(
         unit("CL-1", "clinician", PIKE_PLACE) | {"service_hours": [another_day()]},
@@ -92,6 +93,7 @@ def test_an_off_shift_team_sends_the_fallback_and_the_report_says_why(routing: R
     assert reasons(found) == {("clinician_only", "out_of_service_hours"): 1}
 
 
+@pytest.mark.integration
 def test_no_free_team_an_escalation_and_an_override_each_give_their_reason(routing: Routing) -> None:
     routing.add_units(
         unit("CR-1", "co_response", PIKE_PLACE),
@@ -124,6 +126,7 @@ def test_no_free_team_an_escalation_and_an_override_each_give_their_reason(routi
     assert {fallback, escalated, overridden, police}  # four distinct calls
 
 
+@pytest.mark.integration
 def test_a_zone_no_one_defined_is_refused_naming_the_field(routing: Routing) -> None:
     response = routing.client.post(
         "/v1/units", json=unit("CL-1", "clinician", PIKE_PLACE) | {"zones": ["nowhere"]}, headers=auth("ops")
@@ -177,6 +180,7 @@ def call_of(engine: Engine, call_id: str) -> RoutedCall:
         return call
 
 
+@pytest.mark.db
 def test_a_call_outside_the_teams_zone_gets_the_fallback(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "zones.geojson"
     path.write_text(json.dumps(ZONE))
@@ -190,6 +194,7 @@ def test_a_call_outside_the_teams_zone_gets_the_fallback(engine: Engine, tmp_pat
     assert recorded(engine) == ["out_of_zone"]
 
 
+@pytest.mark.db
 def test_a_call_queued_too_long_is_recorded_once_and_a_shift_that_begins_takes_it(engine: Engine) -> None:
     duty = Duty(queue_timeout_s=60)
     now = utcnow()

@@ -44,7 +44,7 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 from triage.app import MIGRATIONS as TRIAGE_MIGRATIONS
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.db
 
 # Each service's Alembic history and the module that declares its tables.
 SERVICES: dict[str, tuple[Path, ModuleType]] = {

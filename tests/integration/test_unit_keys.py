@@ -14,7 +14,7 @@ from routing import dispatch
 from routing.app import RoutingSettings, create_app
 
 from tests.factories import T0, decision
-from tests.stack import API_KEYS, auth
+from tests.stack import API_KEYS, auth, runtime_of
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def client(database_url: str, namespace: str, kafka_bootstrap: str) -> Iterator[
 
 def clinician_call(client: TestClient) -> str:
     """A clinician-only call routed as the consumer would route it (CL-1 takes it); returns its id."""
-    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    runtime = runtime_of(client)
     event = CallTriaged(
         call_id=uuid4(),
         decision=decision(route=Route.CLINICIAN_ONLY),

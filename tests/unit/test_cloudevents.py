@@ -22,13 +22,15 @@ def test_encode_sets_binary_mode_headers_and_call_id_key() -> None:
     event = received()
     message = encode(event, source="/dispatch/intake", event_id="e-1")
     headers = dict(message.headers)
-    assert message.topic == Topic.CALLS_RECEIVED == "dispatch.calls.received.v1"
+    assert message.topic == Topic.CALLS_RECEIVED.value == "dispatch.calls.received.v1"
     assert message.key == str(event.call_id).encode()
     assert headers["ce_specversion"] == b"1.0"
     assert headers["ce_id"] == b"e-1"
     assert headers["ce_source"] == b"/dispatch/intake"
     assert headers["ce_type"] == b"org.dispatch.call.received.v1"
-    assert datetime.fromisoformat(headers["ce_time"].decode()).tzinfo is not None
+    ce_time = headers["ce_time"]
+    assert ce_time is not None
+    assert datetime.fromisoformat(ce_time.decode()).tzinfo is not None
     assert headers["content-type"] == b"application/json"
 
 
@@ -74,7 +76,9 @@ def test_unit_events_are_keyed_by_unit_id() -> None:
         ),
     ],
 )
-def test_decode_rejects_what_is_not_our_contract(headers, value, reason) -> None:
+def test_decode_rejects_what_is_not_our_contract(
+    headers: list[tuple[str, bytes | None]], value: bytes | None, reason: str
+) -> None:
     with pytest.raises(UndecodableMessage, match=reason):
         decode(headers, value)
 

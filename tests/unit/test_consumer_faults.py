@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -17,9 +18,9 @@ from dispatch_shared.cloudevents import (
     decode,
     encode,
 )
-from dispatch_shared.consumer import EventConsumer, dead_letter_message, handles
+from dispatch_shared.consumer import EventConsumer, EventHandler, dead_letter_message, handles
 from dispatch_shared.db import make_engine
-from dispatch_shared.events import EVENT_TYPES, CallReceived, CallRouted, CallTriaged, Topic
+from dispatch_shared.events import EVENT_TYPES, CallReceived, CallRouted, CallTriaged, Event, Topic
 from dispatch_shared.kafka import KafkaLink
 from hypothesis import given
 from hypothesis import strategies as st
@@ -40,19 +41,28 @@ def received() -> CallReceived:
     )
 
 
-def valid_headers() -> list[tuple[str, bytes | None]]:
+def valid_headers() -> Headers:
     return list(encode(received(), source="/test").headers)
 
 
-def replace(headers: list[tuple[str, bytes | None]], name: str, raw: bytes | None) -> list:
+Headers = list[tuple[str, bytes | None]]
+
+
+def replace(headers: Headers, name: str, raw: bytes | None) -> Headers:
     return [(n, raw if n == name else v) for n, v in headers]
 
 
-def without(headers: list[tuple[str, bytes | None]], name: str) -> list:
+def without(headers: Headers, name: str) -> Headers:
     return [(n, v) for n, v in headers if n != name]
 
 
-BODY = encode(received(), source="/test").value
+def encoded_body() -> bytes:
+    value = encode(received(), source="/test").value
+    assert value is not None
+    return value
+
+
+BODY = encoded_body()
 
 
 @pytest.mark.parametrize(
@@ -263,7 +273,7 @@ def ignore(session: Session, event: Any) -> None:
     pass
 
 
-def consumer(handlers: Any) -> EventConsumer:
+def consumer(handlers: Sequence[EventHandler]) -> EventConsumer:
     """A consumer that is built but never started (nothing connects)."""
     return EventConsumer(
         engine=make_engine("sqlite://"),
@@ -274,8 +284,11 @@ def consumer(handlers: Any) -> EventConsumer:
     )
 
 
-@pytest.mark.parametrize("model", sorted(EVENT_TYPES.values(), key=lambda model: model.topic))
-def test_a_handler_consumes_the_topic_its_model_travels_on(model: Any) -> None:
+MODELS_BY_TOPIC = sorted(EVENT_TYPES.values(), key=lambda model: model.topic.value)
+
+
+@pytest.mark.parametrize("model", MODELS_BY_TOPIC)
+def test_a_handler_consumes_the_topic_its_model_travels_on(model: type[Event]) -> None:
     handler = handles(model, ignore)
     assert handler.topic is model.topic
     assert consumer([handler]).handlers == {model.topic: handler}

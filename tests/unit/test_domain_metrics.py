@@ -23,13 +23,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from triage.app import MIGRATIONS
 from triage.models import TriageOutbox
-from triage.policy.store import PolicyStore
+from triage.policy import default_policy
 from triage.service import triage_call
 
 from tests.factories import new_call_id
 
 OUTBOX = Outbox(TriageOutbox, source="/dispatch/triage")
-# Behavioral, no threat: R3, clinician_only (ROUTING_POLICY.md).
+# Behavioral, no threat: R3, clinician_only (docs/triage-policy.md).
 CRISIS = "My brother is having a panic attack and says he hears voices, he is not violent."
 
 
@@ -95,7 +95,7 @@ def received(seconds_ago: float) -> CallReceived:
 
 
 def test_a_decision_counts_once_and_its_first_revision_times_receipt_to_triaged(engine: Engine) -> None:
-    policy = PolicyStore().current
+    policy = default_policy()
     labels = {"route": "clinician_only", "threat_level": "none", "rule": "R3_behavioral_no_threat"}
     decisions = sample("dispatch_triage_decisions_total", **labels)
     timed = sample("dispatch_call_triaged_seconds_count", route="clinician_only")
@@ -136,7 +136,7 @@ def test_a_decision_rolled_back_is_not_counted(engine: Engine) -> None:
     labels = {"route": "clinician_only", "threat_level": "none", "rule": "R3_behavioral_no_threat"}
     before = sample("dispatch_triage_decisions_total", **labels)
     with pytest.raises(RuntimeError), transaction(engine) as session:
-        triage_call(session, call=received(seconds_ago=1), policy=PolicyStore().current, outbox=OUTBOX)
+        triage_call(session, call=received(seconds_ago=1), policy=default_policy(), outbox=OUTBOX)
         raise RuntimeError("crash before the commit: the event will be redelivered")
     assert sample("dispatch_triage_decisions_total", **labels) == before
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from dispatch_shared.events import Location
-from dispatch_shared.http import INT64_MAX, INT64_MIN, MAX_JSON_DEPTH, create_service_app, json_edge_errors
+from dispatch_shared.http import create_service_app
+from dispatch_shared.jsonsafe import INT64_MAX, INT64_MIN, MAX_JSON_DEPTH, json_edge_errors
 from dispatch_shared.settings import ServiceSettings
 from dispatch_shared.text import CleanText
 from fastapi import APIRouter, FastAPI

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
-def error_fields(payload: dict) -> set[str]:
+def error_fields(payload: dict[str, Any]) -> set[str]:
     with pytest.raises(ValidationError) as raised:
         CallSubmission.model_validate(payload)
     return {".".join(str(p) for p in error["loc"]) for error in raised.value.errors()}
@@ -50,7 +50,7 @@ def test_a_narrative_or_a_call_type_is_enough() -> None:
         ({"cad_incident_id": "A", "narrative": "x", "caller": {"ssn": "1"}}, "caller.ssn"),
     ],
 )
-def test_bad_input_names_the_field_at_fault(payload: dict, field: str) -> None:
+def test_bad_input_names_the_field_at_fault(payload: dict[str, Any], field: str) -> None:
     assert field in error_fields(payload)
 
 

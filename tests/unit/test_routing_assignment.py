@@ -1,6 +1,6 @@
 """Choosing units for calls and calls for units: distance, the fallback chain, the queue order."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from dispatch_shared.events import Route, UnitType
@@ -31,17 +31,29 @@ def unit(
     return AvailableUnit(unit_id, unit_type, lat, lon, available_since=T0 - timedelta(minutes=idle_minutes))
 
 
-def call(route: Route, at: tuple[float, float] | None = SEATTLE, **fields) -> QueuedCall:
+def call(
+    route: Route,
+    at: tuple[float, float] | None = SEATTLE,
+    *,
+    call_id: str = "c",
+    priority: int = 3,
+    received_at: datetime = T0,
+    clinician_followup: bool = False,
+) -> QueuedCall:
     lat, lon = at if at else (None, None)
-    values = {"call_id": "c", "priority": 3, "received_at": T0, "lat": lat, "lon": lon} | fields
-    return QueuedCall(route=route, **values)
+    return QueuedCall(
+        call_id=call_id,
+        route=route,
+        priority=priority,
+        received_at=received_at,
+        lat=lat,
+        lon=lon,
+        clinician_followup=clinician_followup,
+    )
 
 
-def chosen(route: Route, units: list[AvailableUnit], **call_fields) -> list[str]:
-    return [
-        c.unit.unit_id
-        for c in rank_units(call=call(route, **call_fields), units=units, chains=DEFAULT_FALLBACKS)
-    ]
+def chosen(route: Route, units: list[AvailableUnit], at: tuple[float, float] | None = SEATTLE) -> list[str]:
+    return [c.unit.unit_id for c in rank_units(call=call(route, at), units=units, chains=DEFAULT_FALLBACKS)]
 
 
 def test_haversine_matches_known_distances() -> None:

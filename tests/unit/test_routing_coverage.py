@@ -3,6 +3,7 @@
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +22,7 @@ from routing.unserved import EligibleCall, UnservedReason, fallback_reason, summ
 DENVER = ZoneInfo("America/Denver")
 MONDAY_NOON_DENVER = datetime(2026, 11, 30, 19, 0, tzinfo=UTC)  # 12:00 MST
 MONDAY_LATE_DENVER = datetime(2026, 12, 1, 5, 30, tzinfo=UTC)  # Monday 22:30 MST
-DOWNTOWN = {
+DOWNTOWN: dict[str, Any] = {
     "type": "FeatureCollection",
     "features": [
         {
@@ -119,7 +120,7 @@ def test_zones_hold_calls_inside_and_an_unlocated_call_is_never_refused(tmp_path
         },
     ],
 )
-def test_bad_zone_files_are_refused(tmp_path: Path, document: dict) -> None:
+def test_bad_zone_files_are_refused(tmp_path: Path, document: dict[str, Any]) -> None:
     path = tmp_path / "zones.geojson"
     path.write_text(json.dumps(document))
     with pytest.raises(ValueError, match="ZONES_FILE"):

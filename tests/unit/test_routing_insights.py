@@ -19,7 +19,9 @@ from routing.schemas import OutcomeReport
 from tests.factories import T0, later
 
 
-def resolved(route: Route, disposition: Disposition, *, assign: int, scene: int, resolve: int, force=False):
+def resolved(
+    route: Route, disposition: Disposition, *, assign: int, scene: int, resolve: int, force: bool = False
+) -> CallOutcome:
     return CallOutcome(
         route=route,
         status=CallStatus.RESOLVED,
@@ -180,7 +182,13 @@ def test_the_report_lists_route_changes_at_the_top_level() -> None:
     )
 
 
-def crisis(lat=None, lon=None, address=None, minutes=0, route=Route.CLINICIAN_ONLY) -> CrisisCall:
+def crisis(
+    lat: float | None = None,
+    lon: float | None = None,
+    address: str | None = None,
+    minutes: int = 0,
+    route: Route = Route.CLINICIAN_ONLY,
+) -> CrisisCall:
     return CrisisCall(
         route=route, received_at=T0 + timedelta(minutes=minutes), lat=lat, lon=lon, address=address
     )
@@ -200,7 +208,7 @@ def test_repeat_locations_group_nearby_coordinates_and_addresses() -> None:
 
     assert [(p.place, p.calls) for p in places] == [("47.610,-122.342", 3), ("300 pine st", 2)]
     pike = places[0]
-    assert (pike.lat, pike.lon) == (pytest.approx(47.61), pytest.approx(-122.342))
+    assert (pike.lat, pike.lon) == pytest.approx((47.61, -122.342))
     assert pike.address == "1st Ave & Pike St"
     assert pike.routes == {Route.CLINICIAN_ONLY: 2, Route.CO_RESPONSE: 1}
     assert (pike.first_call_at, pike.last_call_at) == (T0, T0 + timedelta(minutes=60))

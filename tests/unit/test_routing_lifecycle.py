@@ -1,8 +1,10 @@
 """Which lifecycle steps may follow which, and what a lifecycle report must carry."""
 
+from typing import Any
+
 import pytest
 from dispatch_shared.events import CallStatus, UnitStatus
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from routing.lifecycle import TransitionNotAllowed, allowed_after, check_transition, unit_status_for
 from routing.schemas import NOTES_MAX_CHARS, CallStatusReport, UnitRegistration
 
@@ -53,7 +55,7 @@ def test_the_unit_follows_its_call() -> None:
     assert unit_status_for(CallStatus.CANCELLED) is UnitStatus.AVAILABLE
 
 
-def error_fields(payload: dict, model: type = CallStatusReport) -> list[str]:
+def error_fields(payload: dict[str, Any], model: type[BaseModel] = CallStatusReport) -> list[str]:
     with pytest.raises(ValidationError) as raised:
         model.model_validate(payload)
     return [".".join(map(str, e["loc"])) for e in raised.value.errors()]

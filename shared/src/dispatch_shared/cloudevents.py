@@ -1,4 +1,11 @@
-"""CloudEvents 1.0 in Kafka binary mode: attributes travel as ``ce_*`` headers, the event as JSON."""
+"""CloudEvents 1.0 in Kafka binary mode: attributes travel as ``ce_*`` headers, the event as JSON.
+
+Besides the required attributes (``ce_specversion``, ``ce_id``, ``ce_source``, ``ce_type``) and
+``ce_time``, an event written inside a traced span carries the Distributed Tracing extension's
+``traceparent`` attribute as the ``ce_traceparent`` header: the W3C context of the span that wrote
+it (see ``dispatch_shared.tracing``). It is optional; a value that is not a valid traceparent only
+starts a new trace, while a null or non-UTF-8 one is refused like any ``ce_*`` header.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from pydantic import ValidationError
 
 from dispatch_shared.events import EVENT_TYPES, Event, utcnow
 from dispatch_shared.jsonsafe import json_edge_errors
+from dispatch_shared.tracing import KAFKA_HEADER, current_traceparent
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -86,9 +94,11 @@ def new_event_id() -> str:
     return str(uuid4())
 
 
-def ce_headers(*, event_id: str, source: str, ce_type: str, time: datetime) -> Headers:
-    """The binary-mode CloudEvents headers of one message."""
-    return [
+def ce_headers(
+    *, event_id: str, source: str, ce_type: str, time: datetime, traceparent: str | None = None
+) -> Headers:
+    """The binary-mode CloudEvents headers of one message; ``ce_traceparent`` only when traced."""
+    headers = [
         ("ce_specversion", SPEC_VERSION.encode()),
         ("ce_id", event_id.encode()),
         ("ce_source", source.encode()),
@@ -96,6 +106,9 @@ def ce_headers(*, event_id: str, source: str, ce_type: str, time: datetime) -> H
         ("ce_time", time.isoformat().encode()),
         ("content-type", CONTENT_TYPE.encode()),
     ]
+    if traceparent is not None:
+        headers.append((KAFKA_HEADER, traceparent.encode()))
+    return headers
 
 
 @dataclass(frozen=True)
@@ -104,7 +117,8 @@ class EncodedEvent:
 
     ``id``, ``source``, ``type`` and ``time`` are its CloudEvents attributes; ``topic`` is the
     contract topic (without a namespace), ``key`` the call (or unit) id and ``data`` the event's
-    compact JSON. The outbox stores exactly these fields, so a message rebuilt from a row, however
+    compact JSON. ``traceparent`` (W3C, version 00) names the span that wrote the event, or None
+    outside any span. The outbox stores exactly these fields, so a message rebuilt from a row, however
     often it is redelivered, is the one ``encode`` makes.
     """
 
@@ -115,6 +129,7 @@ class EncodedEvent:
     topic: str
     key: str
     data: str
+    traceparent: str | None = None
 
     def message(self, topic: str | None = None) -> KafkaMessage:
         """The binary-mode Kafka message: key and value UTF-8, attributes as ``ce_*`` headers.
@@ -125,14 +140,23 @@ class EncodedEvent:
             topic=self.topic if topic is None else topic,
             key=self.key.encode(),
             value=self.data.encode(),
-            headers=ce_headers(event_id=self.id, source=self.source, ce_type=self.type, time=self.time),
+            headers=ce_headers(
+                event_id=self.id,
+                source=self.source,
+                ce_type=self.type,
+                time=self.time,
+                traceparent=self.traceparent,
+            ),
         )
 
 
 def encode_event(
     event: Event, *, source: str, event_id: str | None = None, time: datetime | None = None
 ) -> EncodedEvent:
-    """The wire fields of ``event``: a fresh id and the current time unless given (time tz-aware)."""
+    """The wire fields of ``event``: a fresh id and the current time unless given (time tz-aware).
+
+    Its ``traceparent`` is the current span's (``tracing.current_traceparent``), None outside one.
+    """
     return EncodedEvent(
         id=event_id or new_event_id(),
         source=source,
@@ -141,6 +165,7 @@ def encode_event(
         topic=event.topic.value,
         key=event.key(),
         data=event.model_dump_json(),
+        traceparent=current_traceparent(),
     )
 
 

@@ -46,7 +46,7 @@ class Route(StrEnum):
 
 
 class ThreatLevel(StrEnum):
-    """Risk to others, from the safety indicators (ROUTING_POLICY threat table)."""
+    """Risk to others, from the safety indicators (docs/triage-policy.md, "Threat level")."""
 
     NONE = "none"
     ELEVATED = "elevated"
@@ -137,38 +137,59 @@ class Location(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    address: Annotated[CleanText, Field(max_length=500)] | None = None
-    lat: Latitude | None = None
-    lon: Longitude | None = None
+    address: Annotated[CleanText, Field(max_length=500)] | None = Field(
+        default=None, description="Street address or place as CAD gave it, up to 500 characters."
+    )
+    lat: Latitude | None = Field(default=None, description="Latitude, WGS84 degrees (-90 to 90).")
+    lon: Longitude | None = Field(default=None, description="Longitude, WGS84 degrees (-180 to 180).")
 
 
 class Indicator(BaseModel):
     """One indicator that fired (or was negated): what family, which code, what text matched where."""
 
-    family: IndicatorFamily
-    code: str
-    text: str
-    span: tuple[int, int]
+    family: IndicatorFamily = Field(
+        description="B behavioral (crisis or welfare), S safety (risk to others, crime) or M medical."
+    )
+    code: str = Field(
+        description="The indicator from the policy lexicon, e.g. 'suicidal_ideation', 'weapon', "
+        "'not_breathing'."
+    )
+    text: str = Field(description="The words that matched, as written in the source.")
+    span: tuple[int, int] = Field(
+        description="Start and end character offsets (end exclusive) of ``text`` in its source."
+    )
     source: Literal["narrative", "call_type"] = Field(
         default="narrative", description="'narrative' or 'call_type'"
     )
 
 
 class TriageDecision(BaseModel):
-    """The explained decision record of ROUTING_POLICY.md."""
+    """The explained decision record of the triage policy (docs/triage-policy.md)."""
 
-    route: Route
-    threat_level: ThreatLevel
-    crisis: bool
-    ems_required: bool
-    clinician_followup: bool
-    needs_review: bool
-    priority: Annotated[int, Field(ge=1, le=4)]
-    indicators: list[Indicator]
-    negated: list[Indicator]
-    rule: str
-    explanation: str
-    policy_version: str
+    route: Route = Field(description="The response that goes: clinician_only, co_response or police.")
+    threat_level: ThreatLevel = Field(
+        description="Risk to others from the safety indicators: none, elevated, high or imminent."
+    )
+    crisis: bool = Field(description="A behavioral (B) indicator fired: a behavioral health crisis.")
+    ems_required: bool = Field(
+        description="A medical (M) indicator fired: EMS is needed, whatever the route."
+    )
+    clinician_followup: bool = Field(
+        description="Police go first (imminent threat) but a behavioral crisis also fired: a clinician "
+        "follows up."
+    )
+    needs_review: bool = Field(
+        description="A person should check the decision: nothing behavioral was described, the "
+        "narrative was empty, or its language is not covered."
+    )
+    priority: Annotated[int, Field(ge=1, le=4)] = Field(description="1 (most urgent) to 4.")
+    indicators: list[Indicator] = Field(description="Indicators that fired, in text order.")
+    negated: list[Indicator] = Field(
+        description="Indicators found but negated or in the past ('denies a weapon'); they decide nothing."
+    )
+    rule: str = Field(description="The route rule that fired, e.g. 'R2_behavioral_with_threat'.")
+    explanation: str = Field(description="One plain sentence saying why this route.")
+    policy_version: str = Field(description="The version of the policy and lexicons that decided.")
     language: Annotated[str, Field(pattern=r"^(?:[a-z]{2}|und)$")] = Field(
         default="und",
         description="ISO 639-1 code (lower case) of the narrative's main language, or 'und' when unknown",
@@ -181,9 +202,9 @@ class TriageDecision(BaseModel):
 class AssignedUnit(BaseModel):
     """The unit sent to a call."""
 
-    unit_id: str
-    type: UnitType
-    name: str | None = None
+    unit_id: str = Field(description="The agency's unit id, e.g. 'CL-12'.")
+    type: UnitType = Field(description="police, co_response or clinician.")
+    name: str | None = Field(default=None, description="The unit's display name, when known.")
 
 
 class Event(BaseModel):
@@ -203,12 +224,14 @@ class CallReceived(Event):
     topic = Topic.CALLS_RECEIVED
     ce_type = "org.dispatch.call.received.v1"
 
-    call_id: UUID
-    cad_incident_id: str
-    narrative: str
-    call_type: str | None = None
-    location: Location | None = None
-    received_at: datetime
+    call_id: UUID = Field(description="intake's id for the call; the message key.")
+    cad_incident_id: str = Field(description="The CAD system's own incident id.")
+    narrative: str = Field(description="What the caller described, as the call-taker typed it.")
+    call_type: str | None = Field(
+        default=None, description="CAD call type, e.g. an APCO code such as SUICTHRT."
+    )
+    location: Location | None = Field(default=None, description="Where the call is, when CAD gave it.")
+    received_at: datetime = Field(description="When CAD received the call (ISO 8601 with offset).")
 
 
 class CallUpdated(Event):
@@ -223,15 +246,19 @@ class CallUpdated(Event):
     topic = Topic.CALLS_UPDATED
     ce_type = "org.dispatch.call.updated.v1"
 
-    call_id: UUID
-    cad_incident_id: str
-    revision: Annotated[int, Field(ge=2)]
-    change: Literal["resent", "note"]
-    narrative: str
-    call_type: str | None = None
-    location: Location | None = None
-    received_at: datetime
-    updated_at: datetime
+    call_id: UUID = Field(description="intake's id for the call; the message key.")
+    cad_incident_id: str = Field(description="The CAD system's own incident id.")
+    revision: Annotated[int, Field(ge=2)] = Field(description="This version of the call: 2 or more.")
+    change: Literal["resent", "note"] = Field(
+        description="'resent': CAD resent the incident with changes; 'note': a supplemental note."
+    )
+    narrative: str = Field(
+        description="The whole call text: the latest narrative, then every note, one per line."
+    )
+    call_type: str | None = Field(default=None, description="CAD call type now, e.g. SUICTHRT.")
+    location: Location | None = Field(default=None, description="Where the call is now, when known.")
+    received_at: datetime = Field(description="When CAD first received the call.")
+    updated_at: datetime = Field(description="When this change was made.")
 
 
 class CallTriaged(Event):
@@ -240,11 +267,11 @@ class CallTriaged(Event):
     topic = Topic.CALLS_TRIAGED
     ce_type = "org.dispatch.call.triaged.v1"
 
-    call_id: UUID
-    decision: TriageDecision
-    location: Location | None = None
-    received_at: datetime
-    triaged_at: datetime
+    call_id: UUID = Field(description="The call decided; the message key.")
+    decision: TriageDecision = Field(description="The explained decision record (docs/triage-policy.md).")
+    location: Location | None = Field(default=None, description="Where the call is, for routing.")
+    received_at: datetime = Field(description="When CAD received the call.")
+    triaged_at: datetime = Field(description="When triage decided.")
     revision: Annotated[int, Field(ge=1)] = Field(
         default=1, description="The call version decided: 1 for the first, then one per CallUpdated."
     )
@@ -256,16 +283,24 @@ class CallRouted(Event):
     topic = Topic.CALLS_ROUTED
     ce_type = "org.dispatch.call.routed.v1"
 
-    call_id: UUID
-    route: Route
-    priority: Annotated[int, Field(ge=1, le=4)]
+    call_id: UUID = Field(description="The call routed; the message key.")
+    route: Route = Field(description="The route in force: clinician_only, co_response or police.")
+    priority: Annotated[int, Field(ge=1, le=4)] = Field(description="1 (most urgent) to 4.")
     status: Literal[CallStatus.ASSIGNED, CallStatus.QUEUED] = Field(description="'assigned' or 'queued'")
-    unit: AssignedUnit | None = None
-    fallback_used: bool = False
-    clinician_followup: bool = False
-    distance_km: float | None = None
-    routed_at: datetime
-    reason: RouteReason = RouteReason.TRIAGED
+    unit: AssignedUnit | None = Field(default=None, description="The unit sent; null while queued.")
+    fallback_used: bool = Field(
+        default=False, description="The unit is not the first type of the route's fallback chain."
+    )
+    clinician_followup: bool = Field(default=False, description="A clinician follows up after police.")
+    distance_km: float | None = Field(
+        default=None, description="Great-circle distance from the unit to the call, km; null if unknown."
+    )
+    routed_at: datetime = Field(description="When routing decided.")
+    reason: RouteReason = Field(
+        default=RouteReason.TRIAGED,
+        description="Why: triaged (first decision), re_triaged (a new revision), override (a "
+        "dispatcher) or backup (the field asked).",
+    )
     override_reason: OverrideReason | None = Field(
         default=None, description="The dispatcher's reason when ``reason`` is 'override'."
     )
@@ -278,13 +313,19 @@ class CallStatusChanged(Event):
     topic = Topic.CALLS_STATUS
     ce_type = "org.dispatch.call.status.v1"
 
-    call_id: UUID
-    status: Literal[CallStatus.EN_ROUTE, CallStatus.ON_SCENE, CallStatus.RESOLVED, CallStatus.CANCELLED]
-    unit_id: str | None = None
-    disposition: Disposition | None = None
-    use_of_force: bool | None = None
-    notes: str | None = None
-    changed_at: datetime
+    call_id: UUID = Field(description="The call; the message key.")
+    status: Literal[CallStatus.EN_ROUTE, CallStatus.ON_SCENE, CallStatus.RESOLVED, CallStatus.CANCELLED] = (
+        Field(description="The step reached: en_route, on_scene, resolved or cancelled.")
+    )
+    unit_id: str | None = Field(default=None, description="The call's primary unit, if any.")
+    disposition: Disposition | None = Field(
+        default=None, description="How the call ended (resolved or cancelled only)."
+    )
+    use_of_force: bool | None = Field(
+        default=None, description="Whether force was used (resolved or cancelled only); null if not reported."
+    )
+    notes: str | None = Field(default=None, description="The unit's closing notes, up to 2,000 characters.")
+    changed_at: datetime = Field(description="When the step was reported.")
 
 
 class UnitStatusChanged(Event):
@@ -293,14 +334,14 @@ class UnitStatusChanged(Event):
     topic = Topic.UNITS_STATUS
     ce_type = "org.dispatch.unit.status.v1"
 
-    unit_id: str
-    type: UnitType
-    status: UnitStatus
-    name: str
-    lat: Latitude | None = None
-    lon: Longitude | None = None
-    call_id: UUID | None = None
-    changed_at: datetime
+    unit_id: str = Field(description="The agency's unit id; the message key.")
+    type: UnitType = Field(description="police, co_response or clinician.")
+    status: UnitStatus = Field(description="available, dispatched, en_route, on_scene or out_of_service.")
+    name: str = Field(description="The unit's display name.")
+    lat: Latitude | None = Field(default=None, description="Latitude, WGS84 degrees; null if unknown.")
+    lon: Longitude | None = Field(default=None, description="Longitude, WGS84 degrees; null if unknown.")
+    call_id: UUID | None = Field(default=None, description="The call the unit is on, if any.")
+    changed_at: datetime = Field(description="When the unit changed.")
 
     def key(self) -> str:
         return self.unit_id

@@ -20,7 +20,9 @@ from sqlalchemy.exc import OperationalError
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatch_shared.asyncapi import asyncapi_document
 from dispatch_shared.auth import KeyRing, load_api_keys
+from dispatch_shared.errors import DomainError, ErrorBody
 from dispatch_shared.jsonsafe import (  # noqa: F401 - INT64_* and MAX_REPORTED_ERRORS re-exported
     INT64_MAX,
     INT64_MIN,
@@ -30,8 +32,10 @@ from dispatch_shared.jsonsafe import (  # noqa: F401 - INT64_* and MAX_REPORTED_
 )
 from dispatch_shared.logs import configure_logging
 from dispatch_shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
-from dispatch_shared.runtime import ServiceRuntime
+from dispatch_shared.openapi import install_openapi
+from dispatch_shared.runtime import ServiceRuntime, is_ready
 from dispatch_shared.settings import ServiceSettings
+from dispatch_shared.tracing import install_tracing
 
 log = logging.getLogger(__name__)
 
@@ -247,10 +251,14 @@ def create_service_app(
 
     Every response is counted (``MetricsMiddleware``); bodies over ``settings.max_body_bytes`` are
     a 413 (``BodyLimitMiddleware``); JSON values no field can hold as sent are a 422 naming the
-    field (``JsonEdgeMiddleware``); a database outage is a 503 with ``Retry-After``.
+    field (``JsonEdgeMiddleware``); a database outage is a 503 with ``Retry-After``. Every error
+    answer is an ``ErrorBody`` (``dispatch_shared.errors``): a ``DomainError`` raised anywhere
+    becomes its status here. ``/openapi.json`` is completed by ``dispatch_shared.openapi`` (bearer
+    scheme, error answers, servers, licence) and ``/asyncapi.json`` serves the event contract.
     """
     configure_logging(settings.service_name, settings.log_level)
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    install_openapi(app, settings=settings)
     app.state.settings = settings
     app.state.keyring = KeyRing(load_api_keys(settings))
 
@@ -258,29 +266,37 @@ def create_service_app(
     app.add_middleware(JsonEdgeMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
+    install_tracing(app, settings.service_name)  # outermost: every answer has a trace id
 
     @app.exception_handler(RequestValidationError)
     async def unprocessable(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler fails (500) on an input it cannot encode; this one leaves it out.
         return JSONResponse({"detail": [_renderable(error) for error in exc.errors()]}, status_code=422)
 
+    @app.exception_handler(DomainError)
+    async def refused(_request: Request, exc: DomainError) -> JSONResponse:
+        # Domain code raises; this is the one place its errors become an answer (ErrorBody).
+        return JSONResponse(exc.body().wire(), status_code=exc.status_code)
+
     @app.exception_handler(OperationalError)
     async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
         # The database is away (restart, failover): nothing was stored; the client should retry.
         log.warning("database unavailable", extra={"error": exc.__class__.__name__})
         return JSONResponse(
-            {"detail": "database unavailable, retry shortly"}, status_code=503, headers={"Retry-After": "1"}
+            ErrorBody(detail="database unavailable, retry shortly").wire(),
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness: database and Kafka reachable")
+    @app.get("/readyz", tags=["ops"], summary="Readiness: database and consumer (Kafka reported, not gating)")
     async def readyz(request: Request) -> JSONResponse:
         runtime: ServiceRuntime | None = getattr(request.app.state, "runtime", None)
         checks = await runtime.readiness() if runtime else {"runtime": "starting"}
-        ready = all(state == "ok" for state in checks.values())
+        ready = runtime is not None and is_ready(checks)
         return JSONResponse(
             {"status": "ready" if ready else "not_ready", "checks": checks},
             status_code=200 if ready else 503,
@@ -289,6 +305,16 @@ def create_service_app(
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    events_document = asyncapi_document(settings)
+
+    @app.get(
+        "/asyncapi.json",
+        tags=["ops"],
+        summary="AsyncAPI 3.0 document of the Kafka topics: channels, keys, CloudEvents headers, payloads",
+    )
+    async def asyncapi() -> dict[str, Any]:
+        return events_document
 
     return app
 

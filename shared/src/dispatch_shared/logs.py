@@ -1,4 +1,4 @@
-"""Structured JSON logging that carries the call id, and never the narrative.
+"""Structured JSON logging that carries the call id and trace ids, and never the narrative.
 
 Narratives and caller details are health information: log call ids, codes and counts only.
 """
@@ -12,6 +12,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from dispatch_shared.tracing import current_trace
+
 current_call_id: ContextVar[str | None] = ContextVar("current_call_id", default=None)
 
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is logged.
@@ -19,7 +21,9 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"mess
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, call id and any ``extra`` fields."""
+    """One JSON object per line: time, level, logger, message, call id, ``trace_id`` and ``span_id``
+    (W3C, lowercase hex, when a span is current; see ``dispatch_shared.tracing``) and any ``extra``
+    fields."""
 
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -36,6 +40,10 @@ class JsonFormatter(logging.Formatter):
         call_id = current_call_id.get()
         if call_id:
             entry["call_id"] = call_id
+        trace = current_trace.get()
+        if trace is not None:
+            entry["trace_id"] = trace.trace_id
+            entry["span_id"] = trace.span_id
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value

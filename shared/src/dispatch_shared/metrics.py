@@ -73,7 +73,7 @@ CALL_SECONDS_BUCKETS = (1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 300, 600)
 TRIAGE_DECISIONS = Counter(
     "dispatch_triage_decisions_total",
     "Decisions triage published (every revision of a call), by route, threat level and the "
-    "policy rule that decided (R0-R6 of ROUTING_POLICY.md).",
+    "policy rule that decided (R0-R6 of docs/triage-policy.md).",
     ["route", "threat_level", "rule"],
 )
 CALL_TRIAGED_SECONDS = Histogram(

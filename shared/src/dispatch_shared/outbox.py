@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from dispatch_shared import tracing
 from dispatch_shared.cloudevents import EncodedEvent, KafkaMessage, encode_event
-from dispatch_shared.db import UtcDateTime, transaction
+from dispatch_shared.db import UtcDateTime
 from dispatch_shared.events import Event, utcnow
 from dispatch_shared.kafka import Delivery
 from dispatch_shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_SECONDS
@@ -42,6 +43,8 @@ class OutboxRecord(SQLModel):
     payload: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     sent_at: datetime | None = Field(default=None, index=True, sa_type=UtcDateTime)
+    # W3C traceparent of the span whose transaction wrote the row; sent as ce_traceparent.
+    traceparent: str | None = Field(default=None, max_length=55)
 
 
 class Outbox:
@@ -66,6 +69,7 @@ class Outbox:
                 ce_type=encoded.type,
                 source=encoded.source,
                 payload=encoded.data,
+                traceparent=encoded.traceparent,
                 created_at=encoded.time,
             )
         )
@@ -95,6 +99,7 @@ def _message(row: OutboxRecord, topic: str) -> KafkaMessage:
         topic=row.topic,
         key=row.key,
         data=row.payload,
+        traceparent=row.traceparent,
     )
     return encoded.message(topic)
 
@@ -152,9 +157,8 @@ class OutboxRelay:
             return list(rows)
 
     def _mark_sent(self, ids: list[int]) -> None:
-        with transaction(self.engine) as session:
-            for row in session.exec(select(self.table).where(col(self.table.id).in_(ids))):
-                row.sent_at = utcnow()
+        with self.engine.begin() as connection:  # one statement for the whole batch
+            connection.execute(update(self.table).where(col(self.table.id).in_(ids)).values(sent_at=utcnow()))
 
     def backlog(self) -> tuple[int, datetime | None]:
         """How many events wait for delivery, and when the oldest was written (UTC)."""
@@ -184,9 +188,11 @@ class OutboxRelay:
         rows = await asyncio.to_thread(self._pending)
         if not rows:
             return 0
+        spans = tracing.begin_sends(rows)  # none unless spans are exported
         delivery = await self.kafka.deliver(
             [_message(row, self.kafka.topic_name(row.topic)) for row in rows], timeout=timeout
         )
+        tracing.end_sends(spans, delivery.acknowledged)
         sent = [row for row, ok in zip(rows, delivery.acknowledged, strict=True) if ok]
         if sent:
             await asyncio.to_thread(self._mark_sent, [row.id for row in sent if row.id is not None])

@@ -1,26 +1,36 @@
 """The long-lived resources of one service process, started and stopped by its lifespan.
 
 Built once per process from settings: the database engine (migrated to head), the Kafka link,
-the outbox and its relay, and the consumer when the service consumes. Routes and handlers reach
-it through ``app.state.runtime``.
+the outbox and its relay, the consumer when the service consumes, and the periodic jobs
+(retention, and those the service registers). Routes and handlers reach it through
+``app.state.runtime``; they change state in a ``unit_of_work``, which wakes the relay once the
+transaction has committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from dispatch_shared.consumer import EventConsumer, EventHandler, ProcessedEventRecord
-from dispatch_shared.db import make_engine, migrate, ping
+from dispatch_shared.db import make_engine, migrate, ping, transaction
 from dispatch_shared.kafka import KafkaLink
 from dispatch_shared.outbox import Outbox, OutboxRecord, OutboxRelay
+from dispatch_shared.periodic import PeriodicJobs
+from dispatch_shared.retention import PurgePass, enforce_retention
 from dispatch_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+UnitOfWork = Callable[[], AbstractContextManager[Session]]
+"""Opens a transaction that commits when its block ends (``ServiceRuntime.unit_of_work``)."""
 
 
 class ServiceRuntime:
@@ -28,6 +38,8 @@ class ServiceRuntime:
 
     ``handlers``: one per event model the service consumes, each made by ``consumer.handles``
     (its topic is the model's); with an ``inbox_table`` they make the consumer, else there is none.
+    ``purge_pass``: the service's retention pass, run every ``retention_check_seconds`` (see
+    ``dispatch_shared.retention``). Further periodic jobs are registered on ``jobs`` before ``start``.
     """
 
     def __init__(
@@ -38,6 +50,7 @@ class ServiceRuntime:
         outbox_table: type[OutboxRecord],
         inbox_table: type[ProcessedEventRecord] | None = None,
         handlers: Sequence[EventHandler] = (),
+        purge_pass: PurgePass | None = None,
     ) -> None:
         self.settings = settings
         self.migrations_dir = migrations_dir
@@ -67,9 +80,30 @@ class ServiceRuntime:
             else None
         )
         self._relay_task: asyncio.Task[None] | None = None
+        self.jobs = PeriodicJobs()
+        if purge_pass is not None:
+            retention = partial(
+                enforce_retention,
+                self.engine,
+                purge_pass,
+                retention_days=settings.retention_days,
+                check_seconds=settings.retention_check_seconds,
+            )
+            self.jobs.add(retention, name="retention")
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """A transaction whose work commits together when the block ends, then wakes the relay.
+
+        Events staged in it (``outbox.add``) go out at once instead of at the relay's next poll.
+        On any error the work rolls back, the error propagates and the relay is not woken.
+        """
+        with transaction(self.engine) as session:
+            yield session
+        self.relay.wake()
 
     async def start(self) -> None:
-        """Migrate the database, then connect to Kafka and start relaying and consuming."""
+        """Migrate the database, then connect to Kafka, start relaying and consuming, and start the jobs."""
         await asyncio.to_thread(
             migrate, self.engine, migrations_dir=self.migrations_dir, service=self.settings.service_name
         )
@@ -77,14 +111,16 @@ class ServiceRuntime:
         self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
         if self.consumer is not None:
             self.consumer.start()
+        self.jobs.start()
         log.info("service started", extra={"port": self.settings.port})
 
     async def stop(self) -> None:
         """Graceful, within ``shutdown_timeout_seconds`` even with Kafka away.
 
-        Stop consuming (finish the event in hand), let the relay deliver what it can while Kafka
-        is connected, close the producer, dispose of the engine. Each step gets what is left of
-        the budget; one that overruns is cancelled. Undelivered rows stay for the next start.
+        Stop the periodic jobs (each finishes the run in hand), stop consuming (finish the event
+        in hand), let the relay deliver what it can while Kafka is connected, close the producer,
+        dispose of the engine. Each step gets what is left of the budget; one that overruns is
+        cancelled. Undelivered rows stay for the next start.
         """
         loop = asyncio.get_running_loop()
         budget = self.settings.shutdown_timeout_seconds
@@ -94,6 +130,7 @@ class ServiceRuntime:
         def left(reserve: float = 0.0) -> float:
             return max(deadline - loop.time() - reserve, 0.0)
 
+        await _within("periodic jobs", self.jobs.stop(), left(close_reserve) / 2)
         if self.consumer is not None:
             share = left(close_reserve) / 2  # the other half is for the last deliveries
             await _within("consumer", self.consumer.stop(timeout=share), share + 0.5)
@@ -109,7 +146,13 @@ class ServiceRuntime:
 
     async def readiness(self) -> dict[str, str]:
         """Each dependency's state: 'ok' or the error's name; the consumer's, when the service has one:
-        'ok', 'not_running', 'restarting' or 'stalled' (see ``EventConsumer.health``)."""
+        'ok', 'not_running', 'restarting' or 'stalled' (see ``EventConsumer.health``).
+
+        Only the database and the consumer decide readiness (``READINESS_GATES``). Kafka is
+        reported but does not count: with the broker away a service still answers its API from
+        its database and queues its events in the outbox, so a Kafka blip must not take every
+        replica out of its load balancer at once; a consumer that cannot keep up shows as
+        'stalled'."""
         checks: dict[str, str] = {}
         try:
             await asyncio.wait_for(asyncio.to_thread(ping, self.engine), 3)
@@ -124,6 +167,14 @@ class ServiceRuntime:
         if self.consumer is not None:
             checks["consumer"] = self.consumer.health()
         return checks
+
+
+READINESS_GATES = ("database", "consumer")
+
+
+def is_ready(checks: dict[str, str]) -> bool:
+    """True when every gating check of ``ServiceRuntime.readiness`` is 'ok' (Kafka's does not gate)."""
+    return all(state == "ok" for name, state in checks.items() if name in READINESS_GATES)
 
 
 async def _within(what: str, work: Awaitable[None], seconds: float) -> None:

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from dispatch_shared.events import TriageDecision
-from triage.policy import invariance_signature as signature  # noqa: F401 - the tests' name for it
+from triage.policy import invariance_signature as signature  # the tests' name for it
+
+__all__ = ["DATA", "codes", "negated_codes", "read_jsonl", "signature"]
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 

@@ -1,4 +1,5 @@
-"""``triage classify``: JSON lines in, one decision (or error record) per line out."""
+"""``triage classify``: JSON lines in, one decision (or error record) per line out; ``triage`` with
+no arguments is the service (the e2e tests start it so)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from pathlib import Path
 TRIAGE = Path(sys.executable).parent / "triage"
 
 
-def _run(args: list[str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+def _run(args: list[str], stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(TRIAGE), *args], input=stdin, capture_output=True, text=True, timeout=60, check=False
+        [str(TRIAGE), *args], input=stdin, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
@@ -53,7 +54,14 @@ def test_a_missing_file_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None
     assert "cannot read" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_no_subcommand_prints_help() -> None:
-    result = _run([])
+def test_help_names_the_commands_and_the_service() -> None:
+    result = _run(["--help"])
     assert result.returncode == 0
-    assert "classify" in result.stdout
+    words = " ".join(result.stdout.split())  # argparse wraps to the terminal's width
+    assert "{classify}" in words and "with no arguments runs the service" in words
+
+
+def test_an_unknown_command_is_a_usage_error_not_the_service() -> None:
+    result = _run(["clasify"], timeout=20)
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr

@@ -1,4 +1,4 @@
-"""Principle 1 of ROUTING_POLICY.md, broadly: who someone is never moves a decision.
+"""Descriptors never count (docs/triage-policy.md), broadly: who someone is never moves a decision.
 
 Descriptors of identity (race, ethnicity, national origin, immigration status, religion, gender,
 gender identity, sexual orientation, housing status, language, disability and psychiatric

@@ -1,4 +1,4 @@
-"""The labelled dev calls, the fairness set and the five-city call types (ROUTING_POLICY.md)."""
+"""The labelled dev calls, the fairness set and the five-city call types (docs/triage-policy.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A Spanish-speaking caller gets the same answer as an English one, and who someone is never counts.
 
-Two data files serve these properties (ROUTING_POLICY.md: behavior, not identity):
+Two data files serve these properties (docs/triage-policy.md: behavior, not identity):
 
 * ``dev_calls_es_en.jsonl``: an English rendering of every labelled Spanish dev call (by ``id``),
   plus Spanish/English pairs of our own that carry their Spanish text and labels with them.

@@ -127,7 +127,7 @@ def test_swapping_gender_words_never_changes_the_decision(call: dict[str, str]) 
     assert signature(classify(swapped, call.get("call_type"), policy=POLICY)) == signature(before)
 
 
-JUNK = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400) | st.lists(
+JUNK = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=400) | st.lists(
     st.sampled_from(
         [
             "<script>",

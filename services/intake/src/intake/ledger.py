@@ -18,6 +18,7 @@ arriving late.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -36,7 +37,9 @@ from dispatch_shared.events import (
     utcnow,
 )
 from dispatch_shared.outbox import Outbox
+from dispatch_shared.runtime import UnitOfWork
 from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from intake.models import Call, CallChange, TimelineEntry
@@ -115,6 +118,21 @@ def submit_call(session: Session, *, submission: CallSubmission, outbox: Outbox)
         )
     repeat = resubmit_call(session, call_id=existing.call_id, submission=submission, outbox=outbox)
     return Submitted(call=repeat.call, new=False, updated=repeat.updated)
+
+
+def record_submission(unit_of_work: UnitOfWork, submit: Callable[[Session], Submitted]) -> Submitted:
+    """Run ``submit`` (``submit_call`` or ``eido.receive_eido`` with its input) in a unit of work.
+
+    When a concurrent first post of the same incident wins the insert (IntegrityError at commit),
+    the work is run once more in a new unit of work, where it is a repeat (``new`` False); a
+    second IntegrityError propagates. ChangeRefused as ``submit_call``; nothing is kept then.
+    """
+    try:
+        with unit_of_work() as session:
+            return submit(session)
+    except IntegrityError:
+        with unit_of_work() as session:
+            return submit(session)
 
 
 def accept_call(session: Session, *, submission: CallSubmission, outbox: Outbox) -> Call:

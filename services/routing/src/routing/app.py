@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -15,11 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dispatch_shared.auth import Role, require
 from dispatch_shared.consumer import handles
-from dispatch_shared.db import transaction
 from dispatch_shared.events import CallTriaged, Route, UnitType, utcnow
 from dispatch_shared.http import create_service_app, serve
-from dispatch_shared.periodic import every, stop_jobs
-from dispatch_shared.retention import start_retention
 from dispatch_shared.runtime import ServiceRuntime
 from dispatch_shared.settings import ServiceSettings
 from fastapi import APIRouter, Depends, FastAPI
@@ -190,13 +186,12 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         dispatch.route_call(session, event=event, chains=chains, outbox=runtime.outbox, duty=duty)
 
     def review_queue() -> None:
-        with transaction(runtime.engine) as session:
+        with runtime.unit_of_work() as session:
             overdue = dispatch.review_queue(
                 session, chains=chains, outbox=runtime.outbox, duty=duty, at=utcnow()
             )
         if overdue:
             log.info("calls waited too long for their team", extra={"calls": overdue})
-        runtime.relay.wake()
 
     runtime = ServiceRuntime(
         settings,
@@ -204,7 +199,12 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         outbox_table=RoutingOutbox,
         inbox_table=RoutingProcessedEvent,
         handlers=[handles(CallTriaged, on_triaged)],
+        purge_pass=purge_before,
     )
+    runtime.jobs.every(
+        settings.state_metrics_seconds, partial(ROUTING_STATE.refresh, runtime.engine), name="state metrics"
+    )
+    runtime.jobs.every(settings.queue_check_seconds, review_queue, name="queue review")
 
     gate = StreamGate()
     watch_call_timeline()
@@ -213,28 +213,10 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gate.close_on_exit_signals()
         await runtime.start()
-        state_metrics = asyncio.create_task(
-            every(
-                settings.state_metrics_seconds,
-                partial(ROUTING_STATE.refresh, runtime.engine),
-                name="state metrics",
-            ),
-            name="state-metrics",
-        )
-        retention = start_retention(
-            runtime.engine,
-            purge_before,
-            retention_days=settings.retention_days,
-            check_seconds=settings.retention_check_seconds,
-        )
-        queue_watch = asyncio.create_task(
-            every(settings.queue_check_seconds, review_queue, name="queue review"), name="queue-review"
-        )
         yield
         gate.closed = True
-        await stop_jobs(queue_watch, state_metrics, retention)  # before the engine goes
-        ROUTING_STATE.forget()
         await runtime.stop()
+        ROUTING_STATE.forget()  # after the job that refreshes it has stopped
 
     app = create_service_app(
         title="routing",

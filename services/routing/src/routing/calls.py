@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from dispatch_shared.errors import Conflict
 from dispatch_shared.events import (
     CallStatus,
     CallStatusChanged,
@@ -67,8 +68,8 @@ _TIMESTAMP = {
 _ATTEMPTS = 5
 
 
-class ConcurrentUpdate(RuntimeError):
-    """The call kept changing under this update; the client may retry."""
+class ConcurrentUpdate(Conflict):
+    """The call kept changing under this update (409); the client may retry."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
+from dispatch_shared.errors import NotFound
 from dispatch_shared.events import (
     AssignedUnit,
     CallRouted,
@@ -88,8 +89,12 @@ __all__ = [
 ]
 
 
-class UnknownCall(LookupError):
-    """routing has no call with this id (not triaged yet, or never)."""
+class UnknownCall(NotFound, LookupError):
+    """routing has no call with this id (not triaged yet, or never): 404."""
+
+    def __init__(self, call_id: str) -> None:
+        super().__init__(f"no call {call_id}")
+        self.call_id = call_id
 
 
 class UnknownUnit(LookupError):

@@ -121,19 +121,25 @@ class RouteOutcomes(BaseModel):
     """Outcomes of the calls triage sent down one route."""
 
     calls: int = Field(description="Calls received in the window.")
-    resolved: int
-    cancelled: int
-    open: int
+    resolved: int = Field(description="Of those, calls resolved.")
+    cancelled: int = Field(description="Of those, calls cancelled.")
+    open: int = Field(description="Of those, calls still open.")
     fallback_used: int = Field(description="Calls served by a unit further down the fallback chain.")
-    dispositions: dict[Disposition, int]
+    dispositions: dict[Disposition, int] = Field(description="Closed calls by disposition.")
     arrest_rate: float | None = Field(description="Share of resolved calls ending in arrest.")
     use_of_force_rate: float | None = Field(description="Share of resolved calls where force was used.")
     referral_rate: float | None = Field(
         description="Share of resolved calls referred to services or transported voluntarily."
     )
-    median_minutes_to_assign: float | None
-    median_minutes_to_scene: float | None
-    median_minutes_to_resolve: float | None
+    median_minutes_to_assign: float | None = Field(
+        description="Median minutes from received to a unit sent; null without any."
+    )
+    median_minutes_to_scene: float | None = Field(
+        description="Median minutes from received to on scene; null without any."
+    )
+    median_minutes_to_resolve: float | None = Field(
+        description="Median minutes from received to resolved; null without any."
+    )
     backup_requests: int = Field(
         description="Calls (on this route now) where a unit in the field asked for backup at least "
         "once: a backup unit was added, or one was awaited (still, or until the call closed)."
@@ -167,7 +173,7 @@ class RouteChange(BaseModel):
 
     system_route: Route = Field(description="The route the call had when first overridden.")
     final_route: Route = Field(description="The route its last override left it on.")
-    calls: int
+    calls: int = Field(description="How many calls.")
 
 
 def _minutes(start: datetime, end: datetime | None) -> float | None:
@@ -264,13 +270,13 @@ class RepeatLocation(BaseModel):
     """A place with repeated crisis calls: a candidate for outreach and prevention."""
 
     place: str = Field(description="Rounded 'lat,lon', or the normalised address when no coordinates.")
-    lat: float | None
-    lon: float | None
+    lat: float | None = Field(description="Latitude rounded to 3 decimals (about 100 m); null if none.")
+    lon: float | None = Field(description="Longitude rounded to 3 decimals; null if none.")
     address: str | None = Field(description="An address reported for the place, if any.")
-    calls: int
-    first_call_at: datetime
-    last_call_at: datetime
-    routes: dict[Route, int]
+    calls: int = Field(description="Crisis calls at the place in the window.")
+    first_call_at: datetime = Field(description="When the first of them was received.")
+    last_call_at: datetime = Field(description="When the last of them was received.")
+    routes: dict[Route, int] = Field(description="Those calls by route.")
 
 
 def _place_key(call: CrisisCall) -> str | None:

@@ -1,6 +1,6 @@
 """The language of a call as the console shows it, and whether reading it needs an interpreter.
 
-Language is a descriptor, never a reason to route differently (ROUTING_POLICY.md, principle 1):
+Language is a descriptor, never a reason to route differently (docs/triage-policy.md):
 routing only records it so a dispatcher sees at once which calls need an interpreter or a
 second look before anyone acts on their words.
 """

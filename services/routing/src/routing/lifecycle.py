@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dispatch_shared.errors import Conflict
 from dispatch_shared.events import CallStatus, UnitStatus
 
 __all__ = [
@@ -32,15 +33,19 @@ REPORTABLE = (CallStatus.EN_ROUTE, CallStatus.ON_SCENE, CallStatus.RESOLVED, Cal
 CLOSED = frozenset({CallStatus.RESOLVED, CallStatus.CANCELLED})
 
 
-class TransitionNotAllowed(Exception):
-    """The requested step cannot follow the call's current status."""
+class TransitionNotAllowed(Conflict):
+    """The requested step cannot follow the call's current status (409 with ``allowed`` steps)."""
 
     def __init__(self, current: CallStatus, requested: CallStatus) -> None:
         self.current = current
         self.requested = requested
-        self.allowed = allowed_after(current)
-        allowed = ", ".join(self.allowed) or "none (the call is closed)"
-        super().__init__(f"a call cannot go from {current.value} to {requested.value}; allowed: {allowed}")
+        steps = allowed_after(current)
+        listed = ", ".join(steps) or "none (the call is closed)"
+        super().__init__(
+            f"a call cannot go from {current.value} to {requested.value}; allowed: {listed}",
+            allowed=steps,
+            current_status=current.value,
+        )
 
 
 def allowed_after(current: CallStatus) -> list[CallStatus]:

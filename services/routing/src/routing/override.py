@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dispatch_shared.errors import Conflict
 from dispatch_shared.events import CallStatus, Route, UnitStatus, UnitType
 
 from routing.assignment import FallbackChains
@@ -37,8 +38,8 @@ __all__ = [
 ]
 
 
-class OverrideRefused(Exception):
-    """The override cannot apply; the subclasses say why."""
+class OverrideRefused(Conflict):
+    """The override cannot apply (409); the subclasses say why."""
 
 
 class CallClosed(OverrideRefused):
@@ -54,11 +55,11 @@ class UnitBusy(OverrideRefused):
 
 
 class UnitCannotServe(OverrideRefused):
-    """The unit's type is not in the route's fallback chain."""
+    """The unit's type is not in the route's fallback chain (the route answers 422 on the unit)."""
 
 
-class BackupNotPossible(Exception):
-    """Backup is asked for a call that is closed or has no unit on it yet."""
+class BackupNotPossible(Conflict):
+    """Backup is asked for a call that is closed or has no unit on it yet (409)."""
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,11 @@ def backup_route(unit_type: UnitType, call_status: CallStatus, has_unit: bool) -
     Raises BackupNotPossible when the call is closed or has no unit yet.
     """
     if call_status in CLOSED:
-        raise BackupNotPossible(f"the call is {call_status.value}")
+        raise BackupNotPossible(f"the call is {call_status.value}", current_status=call_status.value)
     if call_status is CallStatus.QUEUED or not has_unit:
-        raise BackupNotPossible("the call has no unit on it yet; it is still queued")
+        raise BackupNotPossible(
+            "the call has no unit on it yet; it is still queued", current_status=call_status.value
+        )
     return {
         UnitType.POLICE: Route.POLICE,
         UnitType.CLINICIAN: Route.CLINICIAN_ONLY,

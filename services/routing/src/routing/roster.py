@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dispatch_shared.errors import Conflict, NotFound
 from dispatch_shared.events import UnitStatus, UnitType, utcnow
 from dispatch_shared.outbox import Outbox
 from sqlmodel import Session, col, select
@@ -35,16 +36,22 @@ ROSTER_STATUSES = (UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE)
 """The statuses the roster sets; the others follow a call."""
 
 
-class UnknownUnit(LookupError):
-    """No unit has this id."""
+class UnknownUnit(NotFound, LookupError):
+    """No unit has this id (404)."""
+
+    def __init__(self, unit_id: str) -> None:
+        super().__init__(f"no unit {unit_id}")
+        self.unit_id = unit_id
 
 
-class UnitBusy(Exception):
-    """The change needs a unit without a call (or a status the roster does not set)."""
+class UnitBusy(Conflict):
+    """The change needs a unit without a call, or a status the roster does not set (409).
+
+    ``allowed``: the statuses the roster may set instead (none while the unit is on a call).
+    """
 
     def __init__(self, message: str, *, allowed: Sequence[UnitStatus] = ()) -> None:
-        super().__init__(message)
-        self.allowed = list(allowed)
+        super().__init__(message, allowed=allowed)
 
 
 @dataclass(frozen=True)

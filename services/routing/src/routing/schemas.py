@@ -27,6 +27,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     StringConstraints,
     ValidationInfo,
     computed_field,
@@ -58,17 +59,128 @@ ServiceWindow = Annotated[
 ]
 ZoneName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
+_UNIT_EXAMPLE: dict[str, JsonValue] = {
+    "unit_id": "CL-12",
+    "type": "clinician",
+    "name": "Clinician team 12",
+    "status": "available",
+    "lat": 47.6145,
+    "lon": -122.321,
+    "current_call_id": None,
+    "available_since": "2026-03-01T21:40:00Z",
+    "updated_at": "2026-03-01T21:40:00Z",
+    "service_hours": ["mon-fri 08:00-20:00"],
+    "zones": None,
+}
+_DECISION_EXAMPLE: dict[str, JsonValue] = {
+    "route": "co_response",
+    "threat_level": "elevated",
+    "crisis": True,
+    "ems_required": False,
+    "clinician_followup": False,
+    "needs_review": False,
+    "priority": 2,
+    "indicators": [
+        {
+            "family": "B",
+            "code": "suicidal_ideation",
+            "text": "talking about killing himself",
+            "span": [27, 56],
+            "source": "narrative",
+        },
+        {"family": "S", "code": "weapon", "text": "knife", "span": [67, 72], "source": "narrative"},
+    ],
+    "negated": [],
+    "rule": "R2_behavioral_with_threat",
+    "explanation": "Behavioral indicators (suicidal ideation) with elevated safety risk (weapon present "
+    "or possibly present): co-response team.",
+    "policy_version": "2025.1.0+es.2026.2.0",
+    "language": "en",
+    "readable_share": 1.0,
+}
+_CALL_UNIT_EXAMPLE: dict[str, JsonValue] = {
+    "unit_id": "CR-3",
+    "type": "co_response",
+    "role": "primary",
+    "assigned_at": "2026-03-01T22:05:01Z",
+    "distance_km": 1.8,
+    "fallback_used": False,
+    "backup_reason": None,
+    "revision": None,
+}
+_CALL_EXAMPLE: dict[str, JsonValue] = {
+    "call_id": "3f2c1e4a-8b7d-4c1e-9f3a-2b6d8e0c5a71",
+    "status": "en_route",
+    "route": "co_response",
+    "priority": 2,
+    "threat_level": "elevated",
+    "crisis": True,
+    "needs_review": False,
+    "ems_required": False,
+    "clinician_followup": False,
+    "language": "en",
+    "needs_interpreter": False,
+    "location": {"address": "1st Ave & Pike St, Seattle", "lat": 47.6097, "lon": -122.3422},
+    "unit": {"unit_id": "CR-3", "type": "co_response", "name": None},
+    "units": [_CALL_UNIT_EXAMPLE],
+    "revision": 1,
+    "suggested_route": None,
+    "staging": False,
+    "awaiting_route": None,
+    "awaiting_backup": None,
+    "fallback_used": False,
+    "distance_km": 1.8,
+    "disposition": None,
+    "use_of_force": None,
+    "notes": None,
+    "received_at": "2026-03-01T22:05:00Z",
+    "routed_at": "2026-03-01T22:05:01Z",
+    "assigned_at": "2026-03-01T22:05:01Z",
+    "en_route_at": "2026-03-01T22:06:10Z",
+    "on_scene_at": None,
+    "resolved_at": None,
+    "cancelled_at": None,
+    "updated_at": "2026-03-01T22:06:10Z",
+    "allowed_transitions": ["on_scene", "cancelled"],
+    "decision": _DECISION_EXAMPLE,
+    "overrides": [],
+    "version": 3,
+}
+
 
 class UnitRegistration(BaseModel):
     """A unit to add to the roster, or the new details of one already there."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "unit_id": "CL-12",
+                    "type": "clinician",
+                    "name": "Clinician team 12",
+                    "lat": 47.6145,
+                    "lon": -122.321,
+                    "status": "available",
+                    "service_hours": ["mon-fri 08:00-20:00"],
+                }
+            ]
+        },
+    )
 
-    unit_id: UnitId = Field(description="Agency's unit id, e.g. 'CL-12'; letters, digits, '.', '_', '-'.")
-    type: UnitType
-    name: Annotated[CleanText, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    lat: Latitude | None = None
-    lon: Longitude | None = Field(default=None, validate_default=True)
+    unit_id: UnitId = Field(
+        description="Agency's unit id, e.g. 'CL-12'; 1-64 letters, digits, '.', '_', '-'."
+    )
+    type: UnitType = Field(description="police, co_response or clinician.")
+    name: Annotated[CleanText, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = (
+        Field(description="Display name, 1-100 characters.")
+    )
+    lat: Latitude | None = Field(default=None, description="Where the unit is: latitude, WGS84 degrees.")
+    lon: Longitude | None = Field(
+        default=None,
+        validate_default=True,
+        description="Longitude, WGS84 degrees; give both lat and lon, or neither.",
+    )
     status: Literal[UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE] | None = Field(
         default=None, description="available or out_of_service; omitted keeps a known unit's status."
     )
@@ -95,25 +207,34 @@ class UnitRegistration(BaseModel):
 class UnitStatusUpdate(BaseModel):
     """Put a unit in or out of service, optionally with where it is now."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"status": "available", "lat": 47.6145, "lon": -122.321}]},
+    )
 
-    status: UnitStatus
-    lat: Latitude | None = None
-    lon: Longitude | None = None
+    status: UnitStatus = Field(
+        description="available or out_of_service; the other statuses follow the unit's call (409)."
+    )
+    lat: Latitude | None = Field(default=None, description="Where the unit is now: latitude, WGS84 degrees.")
+    lon: Longitude | None = Field(default=None, description="Longitude, WGS84 degrees.")
 
 
 class UnitView(BaseModel):
     """A unit as the roster holds it."""
 
-    unit_id: str
-    type: UnitType
-    name: str
-    status: UnitStatus
-    lat: float | None
-    lon: float | None
-    current_call_id: str | None
-    available_since: datetime | None
-    updated_at: datetime
+    model_config = ConfigDict(json_schema_extra={"examples": [_UNIT_EXAMPLE]})
+
+    unit_id: str = Field(description="The agency's unit id.")
+    type: UnitType = Field(description="police, co_response or clinician.")
+    name: str = Field(description="Display name.")
+    status: UnitStatus = Field(description="available, dispatched, en_route, on_scene or out_of_service.")
+    lat: float | None = Field(description="Last known latitude, WGS84 degrees; null if unknown.")
+    lon: float | None = Field(description="Last known longitude, WGS84 degrees; null if unknown.")
+    current_call_id: str | None = Field(description="The call the unit is on; null when free.")
+    available_since: datetime | None = Field(
+        description="When it last became available (who waited longest goes first); null when not available."
+    )
+    updated_at: datetime = Field(description="When the unit last changed.")
     service_hours: list[str] | None = Field(description="The unit's own windows; null: its type's.")
     zones: list[str] | None = Field(description="The unit's own zones; null: its type's.")
 
@@ -129,19 +250,49 @@ class UnitView(BaseModel):
 class UnitList(BaseModel):
     """The roster."""
 
-    items: list[UnitView]
-    total: int
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_UNIT_EXAMPLE], "total": 1}]})
+
+    items: list[UnitView] = Field(description="The units, by type then id.")
+    total: int = Field(description="How many units are listed.")
 
 
 class CallStatusReport(BaseModel):
     """A lifecycle step. A disposition is required to resolve, and allowed only to close a call."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"status": "en_route"},
+                {
+                    "status": "resolved",
+                    "disposition": "referred_to_services",
+                    "use_of_force": False,
+                    "notes": "Connected with the mobile crisis team.",
+                },
+            ]
+        },
+    )
 
-    status: Literal[CallStatus.EN_ROUTE, CallStatus.ON_SCENE, CallStatus.RESOLVED, CallStatus.CANCELLED]
-    disposition: Disposition | None = Field(default=None, validate_default=True)
-    use_of_force: bool | None = Field(default=None, validate_default=True)
-    notes: Annotated[CleanText, StringConstraints(max_length=NOTES_MAX_CHARS)] | None = None
+    status: Literal[CallStatus.EN_ROUTE, CallStatus.ON_SCENE, CallStatus.RESOLVED, CallStatus.CANCELLED] = (
+        Field(
+            description="The step reached: en_route, on_scene, resolved or cancelled (see the call's "
+            "allowed_transitions)."
+        )
+    )
+    disposition: Disposition | None = Field(
+        default=None,
+        validate_default=True,
+        description="How the call ended: required to resolve, allowed when cancelling, refused otherwise.",
+    )
+    use_of_force: bool | None = Field(
+        default=None,
+        validate_default=True,
+        description="Whether force was used; only when resolving or cancelling.",
+    )
+    notes: Annotated[CleanText, StringConstraints(max_length=NOTES_MAX_CHARS)] | None = Field(
+        default=None, description=f"Closing notes, up to {NOTES_MAX_CHARS:,} characters."
+    )
 
     @field_validator("disposition")
     @classmethod
@@ -167,12 +318,23 @@ BACKUP_REASON_MAX_CHARS = 500
 class BackupRequest(BaseModel):
     """A unit on the call (or a dispatcher relaying its radio) asks for another unit beside it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "backup_requested",
+                    "reason": "Subject has barricaded with a knife",
+                    "unit_type": "police",
+                }
+            ]
+        },
+    )
 
-    status: Literal["backup_requested"]
+    status: Literal["backup_requested"] = Field(description="Always 'backup_requested'.")
     reason: Annotated[
         CleanText, StringConstraints(strip_whitespace=True, min_length=1, max_length=BACKUP_REASON_MAX_CHARS)
-    ]
+    ] = Field(description=f"Why backup is needed, 1-{BACKUP_REASON_MAX_CHARS} characters.")
     unit_type: UnitType = Field(
         default=UnitType.POLICE, description="The kind of unit needed; police by default."
     )
@@ -185,12 +347,28 @@ StatusRequest = Annotated[CallStatusReport | BackupRequest, Field(discriminator=
 class OverrideRequest(BaseModel):
     """A dispatcher overruling the system: a new route, a named primary unit, or both, and why."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "route": "clinician_only",
+                    "unit_id": "CL-12",
+                    "reason": "caller_history",
+                    "notes": "Known to the crisis team; no weapons history.",
+                    "dispatcher": "D. Okafor",
+                    "version": 3,
+                }
+            ]
+        },
+    )
 
-    route: Route | None = None
+    route: Route | None = Field(default=None, description="The new route; omitted keeps the call's route.")
     unit_id: UnitId | None = Field(default=None, description="This unit becomes the call's primary.")
-    reason: OverrideReason
-    notes: Annotated[CleanText, StringConstraints(max_length=NOTES_MAX_CHARS)] | None = None
+    reason: OverrideReason = Field(description="Why, from a fixed vocabulary so overrides can be audited.")
+    notes: Annotated[CleanText, StringConstraints(max_length=NOTES_MAX_CHARS)] | None = Field(
+        default=None, description=f"Free text, up to {NOTES_MAX_CHARS:,} characters."
+    )
     dispatcher: (
         Annotated[CleanText, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None
     ) = Field(default=None, description="Who overrides, as the record should name them; else the role.")
@@ -211,14 +389,31 @@ class OverrideRequest(BaseModel):
 class OverrideView(BaseModel):
     """A dispatcher's override, kept beside the system's decision."""
 
-    overridden_at: datetime
-    by: str
-    reason: OverrideReason
-    notes: str | None
-    from_route: Route
-    to_route: Route
-    from_unit_id: str | None
-    to_unit_id: str | None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "overridden_at": "2026-03-01T22:07:00Z",
+                    "by": "D. Okafor",
+                    "reason": "caller_history",
+                    "notes": None,
+                    "from_route": "co_response",
+                    "to_route": "clinician_only",
+                    "from_unit_id": "CR-3",
+                    "to_unit_id": "CL-12",
+                }
+            ]
+        }
+    )
+
+    overridden_at: datetime = Field(description="When the override was made.")
+    by: str = Field(description="Who overrode: the dispatcher named in the request, else the key's role.")
+    reason: OverrideReason = Field(description="Why, from the fixed vocabulary.")
+    notes: str | None = Field(description="The dispatcher's notes, if any.")
+    from_route: Route = Field(description="The route before the override.")
+    to_route: Route = Field(description="The route after it.")
+    from_unit_id: str | None = Field(description="The primary unit before, if any.")
+    to_unit_id: str | None = Field(description="The primary unit after, if any.")
 
     @classmethod
     def of(cls, record: CallOverride) -> OverrideView:
@@ -228,10 +423,14 @@ class OverrideView(BaseModel):
 class CallUnitView(BaseModel):
     """A unit sent to a call: the primary (the first sent) or one added when a revision escalated it."""
 
-    unit_id: str
-    type: UnitType
-    role: Literal["primary", "added"]
-    assigned_at: datetime | None
+    model_config = ConfigDict(json_schema_extra={"examples": [_CALL_UNIT_EXAMPLE]})
+
+    unit_id: str = Field(description="The agency's unit id.")
+    type: UnitType = Field(description="police, co_response or clinician.")
+    role: Literal["primary", "added"] = Field(
+        description="'primary': the first unit sent; 'added': sent later (escalation or backup)."
+    )
+    assigned_at: datetime | None = Field(description="When the unit was sent.")
     distance_km: float | None = Field(description="Great-circle distance when sent, km; None if unknown.")
     fallback_used: bool = Field(description="Not the first unit type of the route's fallback chain.")
     backup_reason: str | None = Field(default=None, description="Why the field asked for it, when backup.")
@@ -243,15 +442,19 @@ class CallUnitView(BaseModel):
 class CallView(BaseModel):
     """A call as routing holds it: the route and why, the unit, the lifecycle, the outcome."""
 
-    call_id: str
-    status: CallStatus
-    route: Route
-    priority: int
-    threat_level: ThreatLevel | None
-    crisis: bool
-    needs_review: bool
-    ems_required: bool
-    clinician_followup: bool
+    model_config = ConfigDict(json_schema_extra={"examples": [_CALL_EXAMPLE]})
+
+    call_id: str = Field(description="intake's id for the call (a UUID).")
+    status: CallStatus = Field(
+        description="queued, assigned, en_route, on_scene, resolved or cancelled (routing's statuses)."
+    )
+    route: Route = Field(description="The route in force: clinician_only, co_response or police.")
+    priority: int = Field(description="1 (most urgent) to 4.")
+    threat_level: ThreatLevel | None = Field(description="none, elevated, high or imminent, as triaged.")
+    crisis: bool = Field(description="A behavioral crisis fired (triage's crisis).")
+    needs_review: bool = Field(description="Triage asks a person to check its decision.")
+    ems_required: bool = Field(description="A medical indicator fired: EMS is needed.")
+    clinician_followup: bool = Field(description="Police go first, and a clinician follows up.")
     language: str | None = Field(
         description="ISO 639-1 code of the narrative's main language as triage read it, 'und' when unknown."
     )
@@ -259,7 +462,7 @@ class CallView(BaseModel):
         description="The narrative needs an interpreter or review: triage could not read it "
         "(rule R0_language_not_covered)."
     )
-    location: Location | None
+    location: Location | None = Field(description="Where the call is; null if unknown.")
     unit: AssignedUnit | None = Field(description="The primary unit: the first sent.")
     units: list[CallUnitView] = Field(
         description="Every unit sent to the call, primary first, then those added by escalations."
@@ -279,19 +482,21 @@ class CallView(BaseModel):
         default=None,
         description="The field's reason while ``awaiting_route`` waits for a backup unit, else None.",
     )
-    fallback_used: bool
-    distance_km: float | None
-    disposition: Disposition | None
-    use_of_force: bool | None
-    notes: str | None
-    received_at: datetime
-    routed_at: datetime
-    assigned_at: datetime | None
-    en_route_at: datetime | None
-    on_scene_at: datetime | None
-    resolved_at: datetime | None
-    cancelled_at: datetime | None
-    updated_at: datetime
+    fallback_used: bool = Field(
+        description="The primary is not the first type of the route's fallback chain."
+    )
+    distance_km: float | None = Field(description="Great-circle distance of the primary when sent, km.")
+    disposition: Disposition | None = Field(description="How the call ended; null while open.")
+    use_of_force: bool | None = Field(description="Whether force was used, as reported when closing.")
+    notes: str | None = Field(description="The closing notes, if any.")
+    received_at: datetime = Field(description="When CAD received the call.")
+    routed_at: datetime = Field(description="When routing first decided.")
+    assigned_at: datetime | None = Field(description="When the primary was sent; null while queued.")
+    en_route_at: datetime | None = Field(description="When en_route was reported.")
+    on_scene_at: datetime | None = Field(description="When on_scene was reported.")
+    resolved_at: datetime | None = Field(description="When the call was resolved.")
+    cancelled_at: datetime | None = Field(description="When the call was cancelled.")
+    updated_at: datetime = Field(description="When the call last changed.")
     allowed_transitions: list[CallStatus] = Field(description="Lifecycle steps that may be reported next.")
     decision: TriageDecision | None = Field(description="Triage's explained decision: indicators, rule, why.")
     overrides: list[OverrideView] = Field(
@@ -376,7 +581,15 @@ class CallView(BaseModel):
 class StreamToken(BaseModel):
     """A short-lived token that opens the event stream: ``GET /v1/stream?token=...``."""
 
-    token: str
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"token": "c3RyZWFtOmNvbnNvbGU6MTc0MDg2.Zk9x3q", "token_type": "stream", "expires_in": 60}
+            ]
+        }
+    )
+
+    token: str = Field(description="Opaque; put it in the stream's URL as ?token=.")
     token_type: Literal["stream"] = Field(default="stream", description="Opens the event stream only.")
     expires_in: int = Field(description="Seconds the token can still open a stream.")
 
@@ -384,18 +597,58 @@ class StreamToken(BaseModel):
 class CallPage(BaseModel):
     """A page of calls."""
 
-    items: list[CallView]
-    total: int
-    limit: int
-    offset: int
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_CALL_EXAMPLE], "total": 1, "limit": 100, "offset": 0}]}
+    )
+
+    items: list[CallView] = Field(description="The calls on this page, in the order asked for.")
+    total: int = Field(description="Calls matching the filters, on every page.")
+    limit: int = Field(description="The page size asked for (1-500).")
+    offset: int = Field(description="Calls skipped before this page.")
 
 
 class OutcomeReport(BaseModel):
     """Outcomes per route for calls received in [since, until), and how dispatchers changed routes."""
 
-    since: datetime
-    until: datetime
-    routes: dict[Route, RouteOutcomes]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "since": "2026-02-01T00:00:00Z",
+                    "until": "2026-03-01T00:00:00Z",
+                    "routes": {
+                        "clinician_only": {
+                            "calls": 120,
+                            "resolved": 112,
+                            "cancelled": 6,
+                            "open": 2,
+                            "fallback_used": 9,
+                            "dispositions": {"referred_to_services": 70, "resolved_on_scene": 42},
+                            "arrest_rate": 0.0,
+                            "use_of_force_rate": 0.0,
+                            "referral_rate": 0.625,
+                            "median_minutes_to_assign": 1.5,
+                            "median_minutes_to_scene": 14.2,
+                            "median_minutes_to_resolve": 48.0,
+                            "backup_requests": 3,
+                            "backup_requests_per_100_calls": 2.5,
+                            "re_triage_escalations": 4,
+                            "overrides": 5,
+                            "overrides_by_reason": {"caller_history": 3, "officer_safety": 2},
+                            "overrides_by_final_route": {"co_response": 4, "clinician_only": 1},
+                        }
+                    },
+                    "overrides_by_route_change": [
+                        {"system_route": "clinician_only", "final_route": "co_response", "calls": 4}
+                    ],
+                }
+            ]
+        }
+    )
+
+    since: datetime = Field(description="Start of the window (received time), inclusive.")
+    until: datetime = Field(description="End of the window, exclusive.")
+    routes: dict[Route, RouteOutcomes] = Field(description="The outcomes of each route's calls.")
 
     @computed_field(  # type: ignore[prop-decorator]
         description="Overridden calls per (system_route, final_route), most calls first: system_route "
@@ -412,7 +665,31 @@ class OutcomeReport(BaseModel):
 class RepeatLocationReport(BaseModel):
     """Places with at least ``min_calls`` crisis calls received in [since, until)."""
 
-    since: datetime
-    until: datetime
-    min_calls: int
-    places: list[RepeatLocation]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "since": "2026-02-01T00:00:00Z",
+                    "until": "2026-03-01T00:00:00Z",
+                    "min_calls": 3,
+                    "places": [
+                        {
+                            "place": "47.610,-122.342",
+                            "lat": 47.61,
+                            "lon": -122.342,
+                            "address": "1st Ave & Pike St, Seattle",
+                            "calls": 5,
+                            "first_call_at": "2026-02-03T10:12:00Z",
+                            "last_call_at": "2026-02-27T22:40:00Z",
+                            "routes": {"clinician_only": 4, "co_response": 1},
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    since: datetime = Field(description="Start of the window (received time), inclusive.")
+    until: datetime = Field(description="End of the window, exclusive.")
+    min_calls: int = Field(description="The fewest crisis calls a place needs to be listed.")
+    places: list[RepeatLocation] = Field(description="The places, most calls first.")

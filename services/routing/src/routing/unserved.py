@@ -26,7 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from dispatch_shared.events import Route
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -105,16 +105,37 @@ class EligibleCall:
 
 
 class UnservedCount(BaseModel):
+    """Eligible calls of one route with one reason."""
+
     route: Route = Field(description="The route triage chose (before any escalation or override).")
-    reason: UnservedReason
-    calls: int
+    reason: UnservedReason = Field(description="Why those calls were not served as triaged.")
+    calls: int = Field(description="How many calls.")
 
 
 class UnservedReport(BaseModel):
     """Eligible calls received in [since, until) and those not served as triaged, by route and reason."""
 
-    since: datetime
-    until: datetime
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "since": "2026-02-01T00:00:00Z",
+                    "until": "2026-03-01T00:00:00Z",
+                    "eligible_calls": 200,
+                    "served_as_triaged": 184,
+                    "served_as_triaged_share": 0.92,
+                    "unserved_calls": 16,
+                    "by_route_and_reason": [
+                        {"route": "clinician_only", "reason": "no_unit_available", "calls": 9},
+                        {"route": "co_response", "reason": "out_of_service_hours", "calls": 7},
+                    ],
+                }
+            ]
+        }
+    )
+
+    since: datetime = Field(description="Start of the window (received time), inclusive.")
+    until: datetime = Field(description="End of the window, exclusive.")
     eligible_calls: int = Field(description="Calls whose triaged route was clinician_only or co_response.")
     served_as_triaged: int = Field(description="Eligible calls with no reason recorded.")
     served_as_triaged_share: float | None = Field(

@@ -1,37 +1,37 @@
-"""triage's HTTP API and event handlers: classifies received and updated calls, and offers a preview."""
+"""triage's app: classifies received and updated calls, and offers a preview, built from its settings.
+
+The routes live in ``triage.api`` (one module per area), the decision in ``triage.policy`` and
+``triage.service``; ``triage.cli`` holds the command line that ``main`` hands its arguments to.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Annotated, Any
 
 from dispatch_shared.auth import Role, require
 from dispatch_shared.consumer import handles
-from dispatch_shared.events import CallReceived, CallUpdated, TriageDecision
-from dispatch_shared.http import create_service_app
-from dispatch_shared.http import serve as serve_app
-from dispatch_shared.periodic import stop_jobs
-from dispatch_shared.retention import start_retention
+from dispatch_shared.events import CallReceived, CallUpdated
+from dispatch_shared.http import create_service_app, serve
 from dispatch_shared.runtime import ServiceRuntime
 from dispatch_shared.settings import ServiceSettings
-from fastapi import Depends, FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, FastAPI
+from pydantic import Field
 from sqlmodel import Session
 
+from triage import cli
+from triage.api import policy, preview
 from triage.models import TriageOutbox, TriageProcessedEvent
 from triage.policy import language
-from triage.policy.engine import classify
 from triage.policy.store import PolicyStore
 from triage.retention import purge_before
 from triage.service import triage_call
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-log = logging.getLogger(__name__)
 
 
 class TriageSettings(ServiceSettings):
@@ -44,13 +44,12 @@ class TriageSettings(ServiceSettings):
     )
 
 
-class PreviewRequest(BaseModel):
-    """A call to classify without side effects."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    narrative: Annotated[str, Field(max_length=10_000)] = ""
-    call_type: Annotated[str, Field(max_length=200)] | None = None
+def _routers() -> list[tuple[APIRouter, tuple[Role, ...]]]:
+    """Each router with the roles that may use it (see ``dispatch_shared.auth``)."""
+    return [
+        (preview.router, (Role.CAD, Role.CONSOLE, Role.OPS)),
+        (policy.router, (Role.OPS,)),
+    ]
 
 
 def create_app(settings: TriageSettings | None = None, store: PolicyStore | None = None) -> FastAPI:
@@ -67,33 +66,19 @@ def create_app(settings: TriageSettings | None = None, store: PolicyStore | None
         outbox_table=TriageOutbox,
         inbox_table=TriageProcessedEvent,
         handlers=[handles(CallReceived, on_call), handles(CallUpdated, on_call)],
+        purge_pass=purge_before,
     )
-
-    async def watch_policy() -> None:
-        while True:
-            await asyncio.sleep(settings.policy_check_seconds)
-            try:
-                policies.reload_if_changed()
-            except Exception as exc:  # noqa: BLE001 - keep watching; the policy in force stays
-                log.warning("policy check failed", extra={"error": exc.__class__.__name__})
+    # A policy file that fails to load is refused (and logged) by the store; the old one stays.
+    runtime.jobs.every(settings.policy_check_seconds, policies.reload_if_changed, name="policy check")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loop = asyncio.get_running_loop()
         with suppress(NotImplementedError, RuntimeError, ValueError):  # not on the main thread
-            loop.add_signal_handler(signal.SIGHUP, policies.reload)
-        watcher = asyncio.create_task(watch_policy(), name="policy-watch")
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, policies.reload)
         # Language models load once here (1-2 s), not on the first call a dispatcher waits for.
         await asyncio.to_thread(language.load)
         await runtime.start()
-        retention = start_retention(
-            runtime.engine,
-            purge_before,
-            retention_days=settings.retention_days,
-            check_seconds=settings.retention_check_seconds,
-        )
         yield
-        await stop_jobs(watcher, retention)  # before the engine goes
         await runtime.stop()
 
     app = create_service_app(
@@ -103,29 +88,15 @@ def create_app(settings: TriageSettings | None = None, store: PolicyStore | None
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-
-    @app.post(
-        "/v1/triage/preview",
-        tags=["triage"],
-        summary="Classify a call without side effects",
-        dependencies=[Depends(require(Role.CAD, Role.CONSOLE, Role.OPS))],
-    )
-    def preview(request: PreviewRequest) -> TriageDecision:
-        return classify(request.narrative, request.call_type, policy=policies.current)
-
-    @app.get(
-        "/v1/policy",
-        tags=["triage"],
-        summary="The policy in force: version and summary",
-        dependencies=[Depends(require(Role.OPS))],
-    )
-    def policy() -> dict[str, Any]:
-        return policies.summary()
-
+    app.state.policies = policies
+    for router, roles in _routers():
+        app.include_router(router, dependencies=[Depends(require(*roles))])
     return app
 
 
-def serve() -> None:
-    """Run the triage service."""
+def main() -> None:
+    """Run triage; with arguments, run that command of ``triage.cli`` instead (``triage classify``)."""
+    if sys.argv[1:] not in ([], ["serve"]):  # "triage serve": deprecated spelling of plain "triage"
+        sys.exit(cli.main(sys.argv[1:]))
     settings = TriageSettings()
-    serve_app(create_app(settings), settings)
+    serve(create_app(settings), settings)

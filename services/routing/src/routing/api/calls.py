@@ -9,7 +9,7 @@ from dispatch_shared.auth import Role, require
 from dispatch_shared.db import transaction
 from dispatch_shared.events import CallStatus, Route
 from dispatch_shared.http import RuntimeDep
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
@@ -17,9 +17,8 @@ from sqlmodel import Session
 from routing import calls, dispatch, metrics
 from routing.api.deps import ChainsDep, DutyDep, SessionDep, unprocessable
 from routing.api.principal import PrincipalDep, require_own_call
-from routing.lifecycle import TransitionNotAllowed
 from routing.models import RoutedCall
-from routing.override import BackupNotPossible, OverrideRefused, StaleOverride, UnitBusy, UnitCannotServe
+from routing.override import UnitCannotServe
 from routing.schemas import (
     BackupRequest,
     CallPage,
@@ -76,10 +75,12 @@ def list_calls(
     "/v1/calls/{call_id}", summary="One call", responses={404: {"description": "routing has no such call"}}
 )
 def get_call(call_id: UUID, session: SessionDep) -> CallView:
-    try:
-        return _view(session, calls.get_call(session, str(call_id)))
-    except calls.UnknownCall:
-        raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
+    return _view(session, calls.get_call(session, str(call_id)))
+
+
+# The body as documented: a step or a backup request, told apart by ``status``. Its $defs join the
+# document's components (``dispatch_shared.openapi``).
+_BODY_SCHEMA = TypeAdapter(StatusRequest).json_schema(ref_template="#/components/schemas/{model}")
 
 
 @lifecycle.post(
@@ -94,6 +95,9 @@ def get_call(call_id: UUID, session: SessionDep) -> CallView:
             "or backup for a closed or still queued call"
         },
         422: {"description": "Bad input, e.g. resolved without a disposition"},
+    },
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}
     },
 )
 def report_status(
@@ -114,26 +118,11 @@ def report_status(
         use_of_force=report.use_of_force,
         notes=report.notes,
     )
-    try:
-        with transaction(runtime.engine) as session:
-            call = calls.report_status(
-                session, call_id=str(call_id), report=step, chains=chains, outbox=runtime.outbox, duty=duty
-            )
-            view = _view(session, call)
-    except calls.UnknownCall:
-        raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
-    except TransitionNotAllowed as exc:
-        raise HTTPException(
-            status_code=409,
-            detail={
-                "message": str(exc),
-                "status": exc.current.value,
-                "allowed": [status.value for status in exc.allowed],
-            },
-        ) from None
-    except calls.ConcurrentUpdate as exc:
-        raise HTTPException(status_code=409, detail={"message": str(exc), "allowed": []}) from None
-    runtime.relay.wake()
+    with runtime.unit_of_work() as session:
+        call = calls.report_status(
+            session, call_id=str(call_id), report=step, chains=chains, outbox=runtime.outbox, duty=duty
+        )
+        view = _view(session, call)
     metrics.record_report(call)
     return view
 
@@ -157,23 +146,17 @@ def _status_request(body: dict[str, Any]) -> CallStatusReport | BackupRequest:
 def _request_backup(
     call_id: UUID, request: BackupRequest, runtime: RuntimeDep, chains: ChainsDep, duty: DutyDep
 ) -> CallView:
-    try:
-        with transaction(runtime.engine) as session:
-            call = dispatch.request_backup(
-                session,
-                call_id=str(call_id),
-                unit_type=request.unit_type,
-                reason=request.reason,
-                chains=chains,
-                outbox=runtime.outbox,
-                duty=duty,
-            )
-            view = _view(session, call)
-    except calls.UnknownCall:
-        raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
-    except BackupNotPossible as exc:
-        raise HTTPException(status_code=409, detail={"message": str(exc), "allowed": []}) from None
-    runtime.relay.wake()
+    with runtime.unit_of_work() as session:
+        call = dispatch.request_backup(
+            session,
+            call_id=str(call_id),
+            unit_type=request.unit_type,
+            reason=request.reason,
+            chains=chains,
+            outbox=runtime.outbox,
+            duty=duty,
+        )
+        view = _view(session, call)
     return view
 
 
@@ -208,7 +191,7 @@ def override_call(
         version=version,
     )
     try:
-        with transaction(runtime.engine) as session:
+        with runtime.unit_of_work() as session:
             call = dispatch.override_call(
                 session,
                 call_id=str(call_id),
@@ -218,13 +201,8 @@ def override_call(
                 duty=duty,
             )
             view = _view(session, call)
-    except calls.UnknownCall:
-        raise HTTPException(status_code=404, detail=f"no call {call_id}") from None
     except dispatch.UnknownUnit:
         raise unprocessable(("body", "unit_id"), f"no unit {request.unit_id} on the roster") from None
-    except UnitCannotServe as exc:
+    except UnitCannotServe as exc:  # a refusal of the body's unit, not of the call's state
         raise unprocessable(("body", "unit_id"), str(exc)) from None
-    except (StaleOverride, UnitBusy, OverrideRefused) as exc:
-        raise HTTPException(status_code=409, detail={"message": str(exc)}) from None
-    runtime.relay.wake()
     return view

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from dispatch_shared.db import transaction
+from dispatch_shared.errors import InvalidInput
 from dispatch_shared.http import RuntimeDep
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from sqlmodel import Session
 
 from routing.assignment import FallbackChains
@@ -40,8 +41,6 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def unprocessable(location: tuple[str | int, ...], message: str) -> HTTPException:
+def unprocessable(location: tuple[str | int, ...], message: str) -> InvalidInput:
     """A 422 shaped like FastAPI's own validation errors, naming the offending field."""
-    return HTTPException(
-        status_code=422, detail=[{"type": "value_error", "loc": list(location), "msg": message}]
-    )
+    return InvalidInput(location, message)

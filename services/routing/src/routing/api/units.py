@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from dispatch_shared.db import transaction
 from dispatch_shared.events import UnitStatus, UnitType
 from dispatch_shared.http import RuntimeDep
-from fastapi import APIRouter, Body, HTTPException, Path
+from fastapi import APIRouter, Body, Path
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -38,14 +37,12 @@ _MANY: TypeAdapter[list[UnitRegistration]] = TypeAdapter(
 )
 
 
-def _openapi(adapter: TypeAdapter[Any]) -> dict[str, Any]:
-    """The adapter's JSON schema pointing at the document's components (UnitType is one already)."""
-    schema = adapter.json_schema(ref_template="#/components/schemas/{model}")
-    schema.pop("$defs", None)
-    return schema
-
-
-_BODY_SCHEMA = {"anyOf": [_openapi(_ONE), _openapi(_MANY)]}
+# The body as documented: one registration or a list. Its $defs (UnitRegistration, UnitType) join
+# the document's components (``dispatch_shared.openapi``).
+_BODY_SCHEMA = TypeAdapter(
+    UnitRegistration
+    | Annotated[list[UnitRegistration], Field(min_length=1, max_length=MAX_UNITS_PER_REQUEST)]
+).json_schema(ref_template="#/components/schemas/{model}")
 
 
 def _registrations(body: dict[str, Any] | list[Any]) -> list[UnitRegistration]:
@@ -68,10 +65,7 @@ def list_units(
 
 @reads.get("/v1/units/{unit_id}", summary="One unit", responses={404: {"description": "No such unit"}})
 def get_unit(unit_id: UnitIdPath, session: SessionDep) -> UnitView:
-    try:
-        return UnitView.of(roster.get_unit(session, unit_id))
-    except roster.UnknownUnit:
-        raise HTTPException(status_code=404, detail=f"no unit {unit_id}") from None
+    return UnitView.of(roster.get_unit(session, unit_id))
 
 
 @changes.post(
@@ -98,15 +92,11 @@ def register_units(
             where = ("body", position, "zones") if isinstance(body, list) else ("body", "zones")
             raise unprocessable(where, f"no zone named {unknown[0]!r} in ZONES_FILE")
     unit_changes = [roster.UnitChange(**registration.model_dump()) for registration in registrations]
-    try:
-        with transaction(runtime.engine) as session:
-            units = roster.register_units(
-                session, changes=unit_changes, chains=chains, outbox=runtime.outbox, duty=duty
-            )
-            views = [UnitView.of(unit) for unit in units]
-    except roster.UnitBusy as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None
-    runtime.relay.wake()
+    with runtime.unit_of_work() as session:
+        units = roster.register_units(
+            session, changes=unit_changes, chains=chains, outbox=runtime.outbox, duty=duty
+        )
+        views = [UnitView.of(unit) for unit in units]
     return views if isinstance(body, list) else views[0]
 
 
@@ -129,24 +119,16 @@ def set_unit_status(
     principal: PrincipalDep,
 ) -> UnitView:
     require_own_unit(principal, unit_id=unit_id)
-    try:
-        with transaction(runtime.engine) as session:
-            unit = roster.set_unit_status(
-                session,
-                unit_id=unit_id,
-                status=update.status,
-                lat=update.lat,
-                lon=update.lon,
-                chains=chains,
-                outbox=runtime.outbox,
-                duty=duty,
-            )
-            view = UnitView.of(unit)
-    except roster.UnknownUnit:
-        raise HTTPException(status_code=404, detail=f"no unit {unit_id}") from None
-    except roster.UnitBusy as exc:
-        raise HTTPException(
-            status_code=409, detail={"message": str(exc), "allowed": [s.value for s in exc.allowed]}
-        ) from None
-    runtime.relay.wake()
+    with runtime.unit_of_work() as session:
+        unit = roster.set_unit_status(
+            session,
+            unit_id=unit_id,
+            status=update.status,
+            lat=update.lat,
+            lon=update.lon,
+            chains=chains,
+            outbox=runtime.outbox,
+            duty=duty,
+        )
+        view = UnitView.of(unit)
     return view

@@ -1,4 +1,4 @@
-"""The triage engine: a call's narrative and call type in, the explained decision of ROUTING_POLICY out.
+"""The triage engine: a call's narrative and call type in, its explained decision out (docs/triage-policy.md).
 
 Steps: prepare the text (offsets kept), blank protected descriptors, find phrases with one
 combined regex, drop those a negation or a past-tense cue removes, add compound indicators,
@@ -273,7 +273,7 @@ def _compounds(policy: Policy, scope: _Scope | None, active: list[Hit]) -> list[
 
 
 def _victim_readings(policy: Policy, active: list[Hit]) -> set[Hit]:
-    """Narrative hits that are a victim's fear or crying, not a crisis (ROUTING_POLICY, "Whose
+    """Narrative hits that are a victim's fear or crying, not a crisis (docs/triage-policy.md, "Whose
     behavior"): the reading codes, when violence or a threat against someone also fired."""
     reading = policy.spec.victim
     if not any(h.code in reading.when for h in active):

@@ -1,0 +1,1 @@
+"""End-to-end performance benchmark (``make bench``); see ``scripts/bench/__main__.py``."""

@@ -1,0 +1,1 @@
+"""intake's HTTP routes, one module per area; ``intake.app`` includes them with their guards."""

@@ -1,0 +1,17 @@
+"""The policy in force, for operations: its version and what it holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from triage.api.deps import PoliciesDep
+
+router = APIRouter(tags=["triage"])
+"""Reading the policy in force (operations)."""
+
+
+@router.get("/v1/policy", summary="The policy in force: version and summary")
+def policy(policies: PoliciesDep) -> dict[str, Any]:
+    return policies.summary()
