@@ -7,7 +7,6 @@ dead-lettered with its trace header as it came.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -15,13 +14,12 @@ import pytest
 from dispatch_shared import tracing
 from dispatch_shared.cloudevents import KafkaMessage, decode, encode
 from dispatch_shared.consumer import EventConsumer, handles
-from dispatch_shared.db import make_engine, migrate, transaction
+from dispatch_shared.db import transaction
 from dispatch_shared.events import CallReceived, Location, Topic
 from dispatch_shared.kafka import KafkaLink
 from dispatch_shared.outbox import Outbox, OutboxRelay
 from dispatch_shared.tracing import TraceContext, parse_traceparent
 from intake import ledger
-from intake.app import MIGRATIONS
 from intake.models import IntakeOutbox, IntakeProcessedEvent
 from intake.schemas import CallSubmission
 from sqlalchemy.engine import Engine
@@ -37,23 +35,6 @@ CAD_SPAN_ID = "b7ad6b7169203331"
 CAD_TRACEPARENT = f"00-{CAD_TRACE_ID}-{CAD_SPAN_ID}-01"
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate(engine, migrations_dir=MIGRATIONS, service="intake")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-async def kafka(kafka_bootstrap: str, namespace: str) -> AsyncIterator[KafkaLink]:
-    link = KafkaLink(kafka_bootstrap, client_id="test", partitions=3, namespace=namespace)
-    link.start()
-    assert await link.wait_connected(30)
-    yield link
-    await link.stop()
-
-
 def trace_header(record: Any) -> TraceContext:
     """The ``ce_traceparent`` of a consumed record, parsed; fails when it has none."""
     headers = dict(record.headers)
@@ -63,18 +44,18 @@ def trace_header(record: Any) -> TraceContext:
 
 
 async def test_a_trace_goes_from_the_request_through_kafka_into_the_next_event(
-    engine: Engine, kafka: KafkaLink
+    intake_engine: Engine, kafka_link: KafkaLink
 ) -> None:
     outbox = Outbox(IntakeOutbox, source="/dispatch/intake")
     with tracing.span("POST /v1/calls", parent=parse_traceparent(CAD_TRACEPARENT), kind="server") as request:
-        with transaction(engine) as session:
+        with transaction(intake_engine) as session:
             call = ledger.accept_call(
                 session, submission=CallSubmission.model_validate(submission()), outbox=outbox
             )
     call_id = UUID(call.call_id)
-    relay = OutboxRelay(engine, IntakeOutbox, kafka, poll_seconds=0.1)
+    relay = OutboxRelay(intake_engine, IntakeOutbox, kafka_link, poll_seconds=0.1)
     assert await relay.deliver_once() == 1
-    [received] = await collect(kafka.topic_name(Topic.CALLS_RECEIVED), count=1)
+    [received] = await collect(kafka_link.topic_name(Topic.CALLS_RECEIVED), count=1)
     assert trace_header(received) == request.context  # the writer's span, as the row kept it
 
     handled: list[TraceContext | None] = []
@@ -85,10 +66,10 @@ async def test_a_trace_goes_from_the_request_through_kafka_into_the_next_event(
         outbox.add(session, triaged(event.call_id))
 
     consumer = EventConsumer(
-        engine=engine,
-        kafka=kafka,
+        engine=intake_engine,
+        kafka=kafka_link,
         inbox=IntakeProcessedEvent,
-        group_id=kafka.namespace + "tracing",
+        group_id=kafka_link.namespace + "tracing",
         handlers=[handles(CallReceived, triage_it)],
     )
     consumer.start()
@@ -103,7 +84,7 @@ async def test_a_trace_goes_from_the_request_through_kafka_into_the_next_event(
     assert handling is not None
     assert handling.trace_id == CAD_TRACE_ID
     assert handling.span_id not in (CAD_SPAN_ID, request.context.span_id)
-    [triaged_record] = await collect(kafka.topic_name(Topic.CALLS_TRIAGED), count=1)
+    [triaged_record] = await collect(kafka_link.topic_name(Topic.CALLS_TRIAGED), count=1)
     assert decode(triaged_record.headers, triaged_record.value).event.call_id == call_id  # type: ignore[attr-defined]
     assert trace_header(triaged_record) == handling  # same trace, the handler's new span
 
@@ -120,12 +101,12 @@ def received_event(call_id: UUID) -> CallReceived:
 
 
 async def test_records_fetched_together_are_each_handled_in_their_own_writers_trace(
-    engine: Engine, kafka: KafkaLink
+    intake_engine: Engine, kafka_link: KafkaLink
 ) -> None:
     """Three events from three traces on one partition (one key), consumed in one fetch: each
     handler call runs in its own record's trace, whether the consumer applies them together or
     one by one."""
-    topic = kafka.topic_name(Topic.CALLS_RECEIVED)
+    topic = kafka_link.topic_name(Topic.CALLS_RECEIVED)
     writers: list[TraceContext] = []
     messages: list[KafkaMessage] = []
     for _ in range(3):
@@ -133,14 +114,14 @@ async def test_records_fetched_together_are_each_handled_in_their_own_writers_tr
             encoded = encode(received_event(uuid4()), source="/test")
         writers.append(writer.context)
         messages.append(KafkaMessage(topic, b"one-key", encoded.value, encoded.headers))
-    await kafka.send_batch(messages)
+    await kafka_link.send_batch(messages)
 
     handled: list[TraceContext | None] = []
     consumer = EventConsumer(
-        engine=engine,
-        kafka=kafka,
+        engine=intake_engine,
+        kafka=kafka_link,
         inbox=IntakeProcessedEvent,
-        group_id=kafka.namespace + "tracing",
+        group_id=kafka_link.namespace + "tracing",
         handlers=[
             handles(CallReceived, lambda _session, _event: handled.append(tracing.current_trace.get()))
         ],
@@ -156,17 +137,19 @@ async def test_records_fetched_together_are_each_handled_in_their_own_writers_tr
     assert not {context.span_id for context in handled if context} & {w.span_id for w in writers}
 
 
-async def test_a_dead_lettered_record_keeps_its_trace_header(engine: Engine, kafka: KafkaLink) -> None:
-    topic = kafka.topic_name(Topic.CALLS_RECEIVED)
+async def test_a_dead_lettered_record_keeps_its_trace_header(
+    intake_engine: Engine, kafka_link: KafkaLink
+) -> None:
+    topic = kafka_link.topic_name(Topic.CALLS_RECEIVED)
     with tracing.span("writer", parent=None) as writer:
         good = encode(triaged(UUID(int=1)), source="/test")  # a triaged event on the received topic
-    await kafka.send_batch([KafkaMessage(topic, good.key, good.value, good.headers)])
+    await kafka_link.send_batch([KafkaMessage(topic, good.key, good.value, good.headers)])
 
     consumer = EventConsumer(
-        engine=engine,
-        kafka=kafka,
+        engine=intake_engine,
+        kafka=kafka_link,
         inbox=IntakeProcessedEvent,
-        group_id=kafka.namespace + "tracing",
+        group_id=kafka_link.namespace + "tracing",
         handlers=[handles(CallReceived, lambda session, event: None)],
     )
     consumer.start()

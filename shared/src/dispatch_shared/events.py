@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from dispatch_shared.text import CleanText
 
@@ -197,6 +197,36 @@ class TriageDecision(BaseModel):
     readable_share: Annotated[float, Field(ge=0, le=1)] = Field(
         default=1.0, description="Share of the narrative's words in languages the policy covers"
     )
+
+
+TRIAGE_DECISION_EXAMPLE: dict[str, JsonValue] = {
+    "route": "co_response",
+    "threat_level": "elevated",
+    "crisis": True,
+    "ems_required": False,
+    "clinician_followup": False,
+    "needs_review": False,
+    "priority": 2,
+    "indicators": [
+        {
+            "family": "B",
+            "code": "suicidal_ideation",
+            "text": "talking about killing himself",
+            "span": [27, 56],
+            "source": "narrative",
+        },
+        {"family": "S", "code": "weapon", "text": "knife", "span": [67, 72], "source": "narrative"},
+    ],
+    "negated": [],
+    "rule": "R2_behavioral_with_threat",
+    "explanation": "Behavioral indicators (suicidal ideation) with elevated safety risk (weapon present "
+    "or possibly present): co-response team.",
+    "policy_version": "2025.1.0+es.2026.2.0",
+    "language": "en",
+    "readable_share": 1.0,
+}
+"""A ``TriageDecision`` as JSON, for API documentation (kept out of the model's schema, which the
+contract snapshots pin)."""
 
 
 class AssignedUnit(BaseModel):

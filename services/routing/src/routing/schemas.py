@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from dispatch_shared.events import (
+    TRIAGE_DECISION_EXAMPLE,
     AssignedUnit,
     CallStatus,
     Disposition,
@@ -72,32 +73,6 @@ _UNIT_EXAMPLE: dict[str, JsonValue] = {
     "service_hours": ["mon-fri 08:00-20:00"],
     "zones": None,
 }
-_DECISION_EXAMPLE: dict[str, JsonValue] = {
-    "route": "co_response",
-    "threat_level": "elevated",
-    "crisis": True,
-    "ems_required": False,
-    "clinician_followup": False,
-    "needs_review": False,
-    "priority": 2,
-    "indicators": [
-        {
-            "family": "B",
-            "code": "suicidal_ideation",
-            "text": "talking about killing himself",
-            "span": [27, 56],
-            "source": "narrative",
-        },
-        {"family": "S", "code": "weapon", "text": "knife", "span": [67, 72], "source": "narrative"},
-    ],
-    "negated": [],
-    "rule": "R2_behavioral_with_threat",
-    "explanation": "Behavioral indicators (suicidal ideation) with elevated safety risk (weapon present "
-    "or possibly present): co-response team.",
-    "policy_version": "2025.1.0+es.2026.2.0",
-    "language": "en",
-    "readable_share": 1.0,
-}
 _CALL_UNIT_EXAMPLE: dict[str, JsonValue] = {
     "unit_id": "CR-3",
     "type": "co_response",
@@ -142,7 +117,7 @@ _CALL_EXAMPLE: dict[str, JsonValue] = {
     "cancelled_at": None,
     "updated_at": "2026-03-01T22:06:10Z",
     "allowed_transitions": ["on_scene", "cancelled"],
-    "decision": _DECISION_EXAMPLE,
+    "decision": TRIAGE_DECISION_EXAMPLE,
     "overrides": [],
     "version": 3,
 }

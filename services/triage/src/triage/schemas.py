@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from dispatch_shared.events import TRIAGE_DECISION_EXAMPLE
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 
 class PreviewRequest(BaseModel):
@@ -32,37 +33,19 @@ class PreviewRequest(BaseModel):
     )
 
 
-PREVIEW_EXAMPLE = {
-    "route": "co_response",
-    "threat_level": "elevated",
-    "crisis": True,
-    "ems_required": False,
-    "clinician_followup": False,
-    "needs_review": False,
-    "priority": 2,
+_CALL_TYPE_INDICATOR: dict[str, JsonValue] = {
+    "family": "B",
+    "code": "suicidal_ideation",
+    "text": "SUICTHRT",
+    "span": [0, 8],
+    "source": "call_type",
+}
+PREVIEW_EXAMPLE: dict[str, JsonValue] = {
+    **TRIAGE_DECISION_EXAMPLE,
+    # PreviewRequest's example also names the call type, which adds its own indicator.
     "indicators": [
-        {
-            "family": "B",
-            "code": "suicidal_ideation",
-            "text": "talking about killing himself",
-            "span": [27, 56],
-            "source": "narrative",
-        },
-        {"family": "S", "code": "weapon", "text": "knife", "span": [67, 72], "source": "narrative"},
-        {
-            "family": "B",
-            "code": "suicidal_ideation",
-            "text": "SUICTHRT",
-            "span": [0, 8],
-            "source": "call_type",
-        },
+        *cast(list[JsonValue], TRIAGE_DECISION_EXAMPLE["indicators"]),
+        _CALL_TYPE_INDICATOR,
     ],
-    "negated": [],
-    "rule": "R2_behavioral_with_threat",
-    "explanation": "Behavioral indicators (suicidal ideation) with elevated safety risk (weapon present or "
-    "possibly present): co-response team.",
-    "policy_version": "2025.1.0+es.2026.2.0",
-    "language": "en",
-    "readable_share": 1.0,
 }
 """The decision a preview of ``PreviewRequest``'s example answers (the ``TriageDecision`` event model)."""
