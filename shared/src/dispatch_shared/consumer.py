@@ -146,6 +146,12 @@ def _data_rejected(exc: DBAPIError) -> RecordFault:
     return RecordFault(FaultReason.DATA_REJECTED, f"{exc.__class__.__name__}: {exc.orig.__class__.__name__}")
 
 
+def _logged_key(record: ConsumerRecord) -> str | None:
+    """The record's key as logs carry it: a key is whatever a producer wrote, so at most an id's
+    length (64 bytes) of it."""
+    return record.key[:64].decode(errors="replace") if record.key else None
+
+
 def dead_letter_message(
     *,
     topic: str,
@@ -468,7 +474,7 @@ class EventConsumer:
         outcomes: list[Applied] = []
         with transaction(self.engine) as session:
             for record, envelope in zip(records, envelopes, strict=True):
-                token = current_call_id.set(record.key[:64].decode(errors="replace") if record.key else None)
+                token = current_call_id.set(_logged_key(record))
                 handling = tracing.handling_span(record.topic, record.headers or ())
                 try:
                     outcomes.append(self._apply_in(session, record.topic, envelope))
@@ -485,8 +491,7 @@ class EventConsumer:
         for as long as it takes (a valid call is never dropped; while it waits, ``health()``
         reports the stall). Each retry is logged with the exception's class only.
         """
-        # A key is whatever a producer wrote: log at most an id's length of it.
-        token = current_call_id.set(record.key[:64].decode(errors="replace") if record.key else None)
+        token = current_call_id.set(_logged_key(record))
         handling = tracing.handling_span(record.topic, record.headers or ())  # the writer's trace goes on
         try:
             delay = RETRY_FIRST_SECONDS
