@@ -18,7 +18,7 @@ from typing import Any, Literal
 from dispatch_shared.events import IndicatorFamily, ThreatLevel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from triage.policy.matcher import PhraseMatcher, literal_buckets
+from triage.policy.matcher import PhraseMatcher, compile_pattern, literal_buckets
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("lexicon.json")
 # Language packs shipped with the package, applied on top of the base lexicon in this order.
@@ -408,7 +408,7 @@ def expand(pattern: str, macros: dict[str, str]) -> str:
 
 def _compile(pattern: str, where: str, flags: int = 0) -> re.Pattern[str]:
     try:
-        return re.compile(pattern, flags)
+        return compile_pattern(pattern, flags)
     except re.error as exc:
         raise PolicyError(f"{where}: bad pattern {pattern!r}: {exc}") from exc
 

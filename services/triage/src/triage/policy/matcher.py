@@ -9,6 +9,7 @@ The result is the same leftmost, first-listed-wins, non-overlapping matches as t
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from typing import Any
@@ -21,6 +22,16 @@ _MAX_HEADS = 4096
 _MAX_RANGE = 128
 # Phrases start at a word boundary followed by a word character (or "'ll", ".38").
 _BOUNDARY = re.compile(r"\b(?=[\w'.])")
+
+
+@functools.lru_cache(maxsize=16384)
+def compile_pattern(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """``re.compile`` with a process-wide memo for a policy's few thousand patterns.
+
+    ``re`` keeps only its last 512 patterns, so every load of the same policy (a reload, each
+    test's fixture) would parse them all again: about 1.4 s a load. Raises ``re.error``.
+    """
+    return re.compile(pattern, flags)
 
 
 def _in_chars(items: list[tuple[Any, Any]]) -> set[str] | None:
@@ -127,12 +138,28 @@ class PhraseMatcher:
         def with_shorter(prefix: str) -> list[int]:
             return [i for n in range(len(prefix) + 1) for i in wild.get(prefix[:n], [])]
 
-        self._exact = {key: self._compile(members + with_shorter(key[:-1])) for key, members in exact.items()}
-        self._wild = {prefix: self._compile(with_shorter(prefix)) for prefix in wild}
+        # Each bucket's alternation is compiled the first time text reaches it (``_bucket``):
+        # a policy has about 900 buckets and compiling all of them takes seconds, while a
+        # batch of a few calls meets only a few dozen. Every pattern was compiled on its own
+        # when the lexicon was, so a bucket cannot fail to compile later.
+        self._exact_source = {
+            key: self._source(members + with_shorter(key[:-1])) for key, members in exact.items()
+        }
+        self._wild_source = {prefix: self._source(with_shorter(prefix)) for prefix in wild}
+        self._exact: dict[str, re.Pattern[str]] = {}
+        self._wild: dict[str, re.Pattern[str]] = {}
 
-    def _compile(self, members: list[int]) -> re.Pattern[str] | None:
-        if not members:
-            return None
+    @staticmethod
+    def _bucket(
+        key: str, sources: dict[str, str], compiled: dict[str, re.Pattern[str]]
+    ) -> re.Pattern[str] | None:
+        """The compiled alternation filed under ``key``, or None when no phrase is."""
+        pattern = compiled.get(key)
+        if pattern is None and key in sources:
+            pattern = compiled[key] = compile_pattern(sources[key])
+        return pattern
+
+    def _source(self, members: list[int]) -> str:
         parts: list[str] = []
         last = None
         for index in sorted(set(members)):
@@ -142,12 +169,12 @@ class PhraseMatcher:
             else:
                 parts.append(f"(?P<{name}>{regex})")
             last = name
-        return re.compile("(?:" + "|".join(parts) + r")(?!\w)")
+        return "(?:" + "|".join(parts) + r")(?!\w)"
 
     def _fallback(self, text: str, start: int) -> re.Pattern[str] | None:
         """Phrases filed under a shorter, wildcard prefix of the text at ``start``."""
         for length in range(_KEY - 1, -1, -1):
-            pattern = self._wild.get(text[start : start + length])
+            pattern = self._bucket(text[start : start + length], self._wild_source, self._wild)
             if pattern is not None:
                 return pattern
         return None
@@ -160,7 +187,7 @@ class PhraseMatcher:
             start = boundary.start()
             if start < resume:
                 continue
-            pattern = self._exact.get(text[start : start + _KEY])
+            pattern = self._bucket(text[start : start + _KEY], self._exact_source, self._exact)
             if pattern is None:
                 pattern = self._fallback(text, start)
             if pattern is None:
