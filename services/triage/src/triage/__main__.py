@@ -1,6 +1,8 @@
-"""``python -m triage``: the same as the ``triage`` command (``triage.app.main``)."""
+"""``python -m triage``: the same as the ``triage`` command (``triage.cli.main``)."""
 
-from triage.app import main
+import sys
+
+from triage.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

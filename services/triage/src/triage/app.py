@@ -1,14 +1,14 @@
 """triage's app: classifies received and updated calls, and offers a preview, built from its settings.
 
 The routes live in ``triage.api`` (one module per area), the decision in ``triage.policy`` and
-``triage.service``; ``triage.cli`` holds the command line that ``main`` hands its arguments to.
+``triage.service``. The ``triage`` command is ``triage.cli.main``: with no arguments it calls
+``main`` here, and ``triage classify`` never imports this module (nor the web stack).
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -23,7 +23,6 @@ from fastapi import APIRouter, Depends, FastAPI
 from pydantic import Field
 from sqlmodel import Session
 
-from triage import cli
 from triage.api import policy, preview
 from triage.models import TriageOutbox, TriageProcessedEvent
 from triage.policy import language
@@ -95,8 +94,6 @@ def create_app(settings: TriageSettings | None = None, store: PolicyStore | None
 
 
 def main() -> None:
-    """Run triage; with arguments, run that command of ``triage.cli`` instead (``triage classify``)."""
-    if sys.argv[1:] not in ([], ["serve"]):  # "triage serve": deprecated spelling of plain "triage"
-        sys.exit(cli.main(sys.argv[1:]))
+    """Run triage's service until SIGTERM or SIGINT (``triage`` with no arguments)."""
     settings = TriageSettings()
     serve(create_app(settings), settings)

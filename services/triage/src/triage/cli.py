@@ -1,6 +1,7 @@
-"""The ``triage`` command line: ``triage classify [FILE]`` classifies JSON lines in a batch.
+"""The ``triage`` command: ``triage classify [FILE]`` classifies JSON lines in a batch.
 
-``triage`` with no arguments runs the service instead (``triage.app.main``).
+``triage`` with no arguments runs the service (``triage.app.main``), like ``intake`` and
+``routing``. The service's web stack is imported only then, so a batch starts in about a second.
 """
 
 from __future__ import annotations
@@ -58,7 +59,16 @@ def classify_lines(lines: Iterable[str], out: IO[str], err: IO[str], *, policy: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command ``argv`` names (``sys.argv[1:]`` when None); returns the exit status."""
+    """Run the command ``argv`` names (``sys.argv[1:]`` when None); returns the exit status.
+
+    No arguments (or ``serve``, a deprecated spelling) runs the service until it is stopped.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if argv in ([], ["serve"]):
+        from triage.app import main as run_service  # noqa: PLC0415 - the web stack, only to serve
+
+        run_service()
+        return 0
     parser = argparse.ArgumentParser(prog="triage", description=__doc__)
     commands = parser.add_subparsers(dest="command")
     batch = commands.add_parser("classify", help="classify JSON lines from FILE (stdin when omitted)")
