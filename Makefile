@@ -44,8 +44,8 @@ status: ## Show which processes are running
 test: install ## Run every test tier against a real Kafka broker (and PostgreSQL if TEST_POSTGRES_URL)
 	@deploy/local/test.sh $(PYTEST_ARGS)
 
-test-unit: install ## Run the unit and db tests (no broker; SQLite, PostgreSQL too if TEST_POSTGRES_URL)
-	.venv/bin/pytest -m "not integration and not e2e and not fault and not browser" $(PYTEST_ARGS)
+test-unit: install ## Run the unit and db tests on every core (no broker; SQLite, PostgreSQL too if TEST_POSTGRES_URL)
+	.venv/bin/pytest -n auto -m "not integration and not e2e and not fault and not browser" $(PYTEST_ARGS)
 
 lint: install ## ruff check and format check
 	.venv/bin/ruff check .
