@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from dispatch_shared.events import AssignedUnit, CallStatus, Location, Route, ThreatLevel, utcnow
+from dispatch_shared.paging import Page
 from dispatch_shared.text import CleanText
 from pydantic import (
     BaseModel,
@@ -280,14 +281,9 @@ class LedgerRecord(BaseModel):
     timeline: list[TimelineStep] = Field(description="Every step and change, oldest first.")
 
 
-class CallPage(BaseModel):
+class CallPage(Page[LedgerRecord]):
     """A page of calls, newest first."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"items": [_LEDGER_EXAMPLE], "total": 1, "limit": 50, "offset": 0}]}
     )
-
-    items: list[LedgerRecord] = Field(description="The calls on this page, newest first.")
-    total: int = Field(description="Calls matching the filters, on every page.")
-    limit: int = Field(description="The page size asked for.")
-    offset: int = Field(description="Calls skipped before this page.")

@@ -22,6 +22,7 @@ from dispatch_shared.events import (
     UnitStatus,
     UnitType,
 )
+from dispatch_shared.paging import Page
 from dispatch_shared.text import CleanText
 from pydantic import (
     AfterValidator,
@@ -569,17 +570,12 @@ class StreamToken(BaseModel):
     expires_in: int = Field(description="Seconds the token can still open a stream.")
 
 
-class CallPage(BaseModel):
+class CallPage(Page[CallView]):
     """A page of calls."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"items": [_CALL_EXAMPLE], "total": 1, "limit": 100, "offset": 0}]}
     )
-
-    items: list[CallView] = Field(description="The calls on this page, in the order asked for.")
-    total: int = Field(description="Calls matching the filters, on every page.")
-    limit: int = Field(description="The page size asked for (1-500).")
-    offset: int = Field(description="Calls skipped before this page.")
 
 
 class OutcomeReport(BaseModel):
