@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 from routing import dispatch, roster
 from routing.app import MIGRATIONS, RoutingSettings, create_app
 from routing.assignment import DEFAULT_FALLBACKS
+from routing.coverage import Coverage, Duty
 from routing.metrics import ROUTING_STATE, RoutingState, watch_call_timeline
 from routing.models import RoutedCall, RoutingOutbox
 from sqlalchemy import update
@@ -30,6 +31,7 @@ from tests.stack import API_KEYS, auth, runtime_of
 
 OUTBOX = Outbox(RoutingOutbox, source="/dispatch/routing")
 CHAINS = DEFAULT_FALLBACKS
+NO_RULES = Duty()  # no roster file: units without hours of their own are always on shift
 
 
 @pytest.fixture
@@ -45,8 +47,8 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def register(engine: Engine, unit_id: str, unit_type: UnitType) -> None:
-    change = roster.UnitChange(unit_id=unit_id, type=unit_type, name=f"Unit {unit_id}")
+def register(engine: Engine, unit_id: str, unit_type: UnitType, hours: list[str] | None = None) -> None:
+    change = roster.UnitChange(unit_id=unit_id, type=unit_type, name=f"Unit {unit_id}", service_hours=hours)
     with transaction(engine) as session:
         roster.register_units(session, changes=[change], chains=CHAINS, outbox=OUTBOX)
 
@@ -148,7 +150,7 @@ def test_the_collector_reports_the_queue_and_the_roster(engine: Engine) -> None:
             .values(routed_at=utcnow() - timedelta(seconds=900))
         )
 
-    ROUTING_STATE.refresh(engine)
+    ROUTING_STATE.refresh(engine, NO_RULES)
 
     def value(name: str, **labels: str) -> float | None:
         return REGISTRY.get_sample_value(name, labels)
@@ -163,7 +165,7 @@ def test_the_collector_reports_the_queue_and_the_roster(engine: Engine) -> None:
     assert value("dispatch_queue_oldest_seconds", route="police") == 0
 
     register(engine, "CL-1", UnitType.CLINICIAN)  # takes the call that waited longest
-    ROUTING_STATE.refresh(engine)
+    ROUTING_STATE.refresh(engine, NO_RULES)
     assert value("dispatch_calls_queued", route="clinician_only") == 1
     assert value("dispatch_units", type="clinician", status="dispatched") == 1
     after = value("dispatch_queue_oldest_seconds", route="clinician_only")
@@ -171,13 +173,48 @@ def test_the_collector_reports_the_queue_and_the_roster(engine: Engine) -> None:
 
 
 @pytest.mark.db
+def test_units_free_are_the_available_ones_on_shift_now(engine: Engine) -> None:
+    hour = utcnow().hour
+    # An hour-long window two hours from now, every day: off shift now, even if the hour turns
+    # before the snapshot. "daily 00:00-24:00": always on shift.
+    off_shift = f"daily {(hour + 2) % 24:02d}:00-{(hour + 3) % 24:02d}:00"
+    always = "daily 00:00-24:00"
+    register(engine, "CL-ON", UnitType.CLINICIAN)
+    register(engine, "CL-OFF", UnitType.CLINICIAN, [off_shift])
+    register(engine, "CO-TYPE", UnitType.CO_RESPONSE)  # its type's hours (the roster file) apply
+    register(engine, "CO-OWN", UnitType.CO_RESPONSE, [always])  # its own hours win over its type's
+    register(engine, "P-1", UnitType.POLICE)
+    arrive(engine, Route.POLICE)  # the one police unit is dispatched
+    duty = Duty(by_type={UnitType.CO_RESPONSE: Coverage.of([off_shift], None)})
+    state = RoutingState()
+
+    def reported(name: str) -> dict[tuple[str, ...], float]:
+        return {
+            tuple(sample.labels.values()): sample.value
+            for family in state.collect()
+            for sample in family.samples
+            if sample.name == name
+        }
+
+    state.refresh(engine, duty)
+    assert reported("dispatch_units_free") == {("clinician",): 1, ("co_response",): 1, ("police",): 0}
+    # The roster alone shows every one of them available: the gap the free count closes.
+    units = reported("dispatch_units")
+    assert units[("clinician", "available")] == 2 and units[("co_response", "available")] == 2
+
+    # Without the roster file's hours for its type, CO-TYPE is free; CL-OFF keeps its own hours.
+    state.refresh(engine, NO_RULES)
+    assert reported("dispatch_units_free") == {("clinician",): 1, ("co_response",): 2, ("police",): 0}
+
+
+@pytest.mark.db
 def test_the_collector_reports_nothing_it_cannot_read(engine: Engine, tmp_path: Any) -> None:
     state = RoutingState()
-    state.refresh(engine)
+    state.refresh(engine, NO_RULES)
     assert [sample.value for family in state.collect() for sample in family.samples]
     broken = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables: the read fails
     with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises
-        state.refresh(broken)
+        state.refresh(broken, NO_RULES)
     broken.dispose()
     assert [sample for family in state.collect() for sample in family.samples] == []
 

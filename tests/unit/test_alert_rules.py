@@ -63,8 +63,19 @@ def test_every_alert_has_a_promtool_case() -> None:
 
 def test_the_slo_rules_use_the_metrics_the_services_export() -> None:
     expressions = " ".join(str(rule["expr"]) for rule in rules())
-    for metric in ("dispatch_call_assigned_seconds_bucket", "dispatch_queue_oldest_seconds"):
+    for metric in (
+        "dispatch_call_assigned_seconds_bucket",
+        "dispatch_queue_oldest_seconds",
+        "dispatch_units_free",
+    ):
         assert metric in expressions
+
+
+def test_every_service_has_an_alert_for_being_absent() -> None:
+    """``up == 0`` needs an ``up`` series; a service with no target at all has none."""
+    absent = " ".join(str(rule["expr"]) for rule in alerts() if "absent(" in str(rule["expr"]))
+    for service in ("intake", "triage", "routing"):
+        assert f'absent(up{{job="dispatch", service="{service}"}})' in absent, service
 
 
 @needs_promtool

@@ -202,7 +202,9 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         purge_pass=purge_before,
     )
     runtime.jobs.every(
-        settings.state_metrics_seconds, partial(ROUTING_STATE.refresh, runtime.engine), name="state metrics"
+        settings.state_metrics_seconds,
+        partial(ROUTING_STATE.refresh, runtime.engine, duty),
+        name="state metrics",
     )
     runtime.jobs.every(settings.queue_check_seconds, review_queue, name="queue review")
 

@@ -9,10 +9,13 @@
 - Outcomes (``record_report``) are counted when a unit reports a call resolved.
 - Queue and roster gauges come from ``RoutingState``, a collector that reports the last snapshot of
   routing's database (``refresh``), so every instance reports the same, right after a restart too.
+  Among them, the units free for assignment now: available and on shift by the agency's rules
+  (``routing.coverage.Duty``), which the roster's ``available`` count alone does not say.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +38,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 from sqlmodel import Session as ModelSession
 from sqlmodel import col, select
 
+from routing.coverage import Duty
 from routing.insights import REFERRAL_DISPOSITIONS
 from routing.models import RoutedCall, RoutingUnit
 
@@ -105,16 +109,20 @@ def watch_call_timeline() -> None:
 @dataclass(frozen=True)
 class StateSnapshot:
     """routing's queue and roster at ``taken_at``: queued calls and the oldest one's queue time
-    (``routed_at``) per route, and units per (type, status)."""
+    (``routed_at``) per route, units per (type, status), and units free for assignment per type
+    (available and on shift at ``taken_at``)."""
 
     taken_at: datetime
     queued: dict[str, int]
     oldest_queued: dict[str, datetime]
     units: dict[tuple[str, str], int]
+    free: dict[str, int]
 
 
-def read_state(session: ModelSession) -> StateSnapshot:
-    """Read the queue and the roster: two grouped queries on indexed columns."""
+def read_state(session: ModelSession, duty: Duty) -> StateSnapshot:
+    """Read the queue and the roster: two grouped queries on indexed columns, and the available
+    units' coverage, judged by ``duty`` (its service hours; zones are left out, since whether a
+    zone holds a call depends on the call's place). Raises what the database driver raises."""
     queued = {route.value: 0 for route in Route}
     oldest: dict[str, datetime] = {}
     rows = session.exec(
@@ -132,7 +140,22 @@ def read_state(session: ModelSession) -> StateSnapshot:
         )
     ).all():
         units[(unit_type, status)] = count
-    return StateSnapshot(taken_at=utcnow(), queued=queued, oldest_queued=oldest, units=units)
+    taken_at = utcnow()
+    free = {kind.value: 0 for kind in UnitType}
+    for unit_type, hours, zones in session.exec(
+        select(RoutingUnit.type, RoutingUnit.service_hours, RoutingUnit.zones).where(
+            col(RoutingUnit.status) == UnitStatus.AVAILABLE
+        )
+    ).all():
+        coverage = duty.coverage(UnitType(unit_type), _listed(hours), _listed(zones))
+        if duty.excludes(coverage, at=taken_at, lat=None, lon=None) is None:
+            free[unit_type] += 1
+    return StateSnapshot(taken_at=taken_at, queued=queued, oldest_queued=oldest, units=units, free=free)
+
+
+def _listed(column: str | None) -> list[str] | None:
+    """A unit's JSON list column (service hours, zones); None where it has none of its own."""
+    return json.loads(column) if column else None
 
 
 def _aware(value: Any) -> datetime:
@@ -145,23 +168,25 @@ def _aware(value: Any) -> datetime:
 
 
 class RoutingState(Collector):
-    """Reports ``dispatch_calls_queued{route}``, ``dispatch_queue_oldest_seconds{route}`` and
-    ``dispatch_units{type,status}`` from the last snapshot of routing's database.
+    """Reports ``dispatch_calls_queued{route}``, ``dispatch_queue_oldest_seconds{route}``,
+    ``dispatch_units{type,status}`` and ``dispatch_units_free{type}`` from the last snapshot of
+    routing's database.
 
     The snapshot is taken off the event loop (``refresh``, on a timer) because ``/metrics`` is
     served on it. Queue age is counted from the snapshot's oldest ``routed_at`` to the scrape, so
     it keeps growing between refreshes. While the database cannot be read there is no snapshot and
-    the three families have no series: unknown, rather than a stale queue.
+    the families have no series: unknown, rather than a stale queue.
     """
 
     def __init__(self) -> None:
         self._snapshot: StateSnapshot | None = None
 
-    def refresh(self, engine: Engine) -> None:
-        """Take a new snapshot; on a database error forget the old one and re-raise."""
+    def refresh(self, engine: Engine, duty: Duty) -> None:
+        """Take a new snapshot, judging shifts by ``duty`` (the service's own rules); on a database
+        error forget the old one and re-raise."""
         try:
             with ModelSession(engine) as session:
-                self._snapshot = read_state(session)
+                self._snapshot = read_state(session, duty)
         except Exception:
             self._snapshot = None
             raise
@@ -192,6 +217,12 @@ class RoutingState(Collector):
         units = GaugeMetricFamily(
             "dispatch_units", "Units on the roster, by type and status.", labels=["type", "status"]
         )
+        free = GaugeMetricFamily(
+            "dispatch_units_free",
+            "Units that could be sent now, by type: available and within their service hours "
+            "(zones are not counted against them: that depends on the call's place).",
+            labels=["type"],
+        )
         if snapshot is not None:
             now = utcnow()
             for route, count in sorted(snapshot.queued.items()):
@@ -200,7 +231,9 @@ class RoutingState(Collector):
                 oldest.add_metric([route], seconds_between(since, now) if since else 0.0)
             for (unit_type, status), count in sorted(snapshot.units.items()):
                 units.add_metric([unit_type, status], count)
-        yield from (queued, oldest, units)
+            for unit_type, count in sorted(snapshot.free.items()):
+                free.add_metric([unit_type], count)
+        yield from (queued, oldest, units, free)
 
 
 ROUTING_STATE = RoutingState()
