@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from tests.stack import (
 )
 
 BACKENDS = ["sqlite", "postgresql"]
+
+SHARED_EIDO_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real" / "eido"
+"""NENA's EIDO schema and samples in the shared data beside the repository (``../shared``)."""
 
 # Tiers (markers) that may use the broker; `db` tests and unmarked unit tests may not.
 BROKER_TIERS = frozenset({"integration", "e2e", "fault", "browser"})
@@ -70,3 +74,18 @@ def namespace() -> Iterator[str]:
     prefix = unique("t") + "."
     yield prefix
     delete_topics(prefix)
+
+
+def eido_schema_dir() -> Path:
+    """The folder with NENA's EIDO schema (``openapi.yaml``, ``NIEMComponents/``) and samples.
+
+    ``EIDO_SCHEMA_DIR`` names it; unset, it is ``SHARED_EIDO_DIR``. NENA publishes these without
+    a licence, so they are not in the repository: where the folder is missing (a clone without
+    the shared data beside it), the calling test is skipped, saying where it looked.
+    """
+    configured = os.environ.get("EIDO_SCHEMA_DIR")
+    folder = Path(configured) if configured else SHARED_EIDO_DIR
+    if not (folder / "openapi.yaml").is_file():
+        source = "EIDO_SCHEMA_DIR" if configured else "the default, as EIDO_SCHEMA_DIR is unset"
+        pytest.skip(f"NENA's EIDO schema is not in {folder} ({source}): point EIDO_SCHEMA_DIR at a copy")
+    return folder

@@ -3,7 +3,8 @@
 Posting an EIDO (bare or in a notify message) submits a call like the REST path, and a later one
 with new notes updates it; the published call text is decided by the real triage engine; person
 descriptors reach neither the ledger, the events nor the logs; the raw EIDO is kept until
-retention; the export validates against NENA's schema.
+retention; the export validates against NENA's schema. NENA's own call-transfer sample is posted
+too where its folder is (``tests.conftest.eido_schema_dir``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from triage.policy import classify, default_policy
 
+from tests.conftest import eido_schema_dir
 from tests.stack import API_KEYS, auth, collect, runtime_of
 from tests.unit.test_intake_eido import DESCRIPTORS, minimal, schema_errors
 
@@ -68,7 +70,10 @@ def client(database_url: str, namespace: str, kafka_bootstrap: str) -> Iterator[
 
 
 def fixture(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((DATA / name).read_text(encoding="utf-8"))
+    """An EIDO of ours (``tests/data/eido``), or ``nena:<name>``: one of NENA's, skipped without them."""
+    folder = eido_schema_dir() if name.startswith("nena:") else DATA
+    path = folder / name.removeprefix("nena:")
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return document
 
 
@@ -100,7 +105,15 @@ async def published(namespace: str, topic: Topic, count: int = 1) -> list[Any]:
     return [decode(record.headers, record.value).event for record in records]
 
 
-@pytest.mark.parametrize("name", ["call-transfer.json", "EidoWithJcard.json", "NotifyWithEido.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "call-transfer.json",
+        "EidoWithJcard.json",
+        "NotifyWithEido.json",
+        "nena:sample-call-transfer-eido.json",
+    ],
+)
 async def test_the_samples_are_accepted_and_held_for_review(
     client: TestClient, namespace: str, name: str
 ) -> None:
@@ -118,6 +131,9 @@ async def test_the_samples_are_accepted_and_held_for_review(
     call, documents = stored(client, answer["call_id"])
     assert [document.eido_id for document in documents] == [record["cad_incident_id"].removeprefix("eido:")]
     assert documents[0].document is not None and json.loads(documents[0].document)["eidoVersion"] == "1.0"
+    exported = client.get(f"/v1/calls/{answer['call_id']}/eido", headers=auth("console")).json()
+    assert exported["$id"] == documents[0].eido_id
+    assert schema_errors(exported) == []
 
 
 async def test_a_person_on_a_bridge_railing_is_co_response_and_descriptors_go_nowhere(

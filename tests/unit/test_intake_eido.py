@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,18 +17,17 @@ import referencing
 import yaml
 from dispatch_shared.events import CallStatus, Route
 from intake import eido
+from intake.api.eido_examples import EXPORTED, NOTIFIED, SUBMIT_EXAMPLES, SUBMITTED
 from intake.models import Call
 from intake.schemas import NARRATIVE_MAX_CHARS, CallSubmission
 from pydantic import ValidationError
 from referencing.jsonschema import DRAFT4
 from triage.policy import classify, default_policy
 
+from tests.conftest import eido_schema_dir
 from tests.factories import T0
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "eido"
-# NENA publishes the EIDO schema without a licence, so it is not in this repository: point
-# EIDO_SCHEMA_DIR at a copy (openapi.yaml and its NIEMComponents folder) to validate exports.
-SCHEMA_DIR = Path(os.environ.get("EIDO_SCHEMA_DIR", "")) if os.environ.get("EIDO_SCHEMA_DIR") else None
 POLICY = default_policy()
 DESCRIPTORS = ("Pacific Islander", "Samoan", "grey hoodie")
 
@@ -305,9 +304,7 @@ def repaired(node: Any) -> Any:
 @cache
 def eido_schema() -> jsonschema.protocols.Validator:
     """A validator for NENA's EmergencyIncidentDataObjectType, its NIEM references resolved from disk."""
-    if SCHEMA_DIR is None or not (SCHEMA_DIR / "openapi.yaml").exists():
-        pytest.skip("NENA's EIDO schema is not here: set EIDO_SCHEMA_DIR to validate exports against it")
-    main = SCHEMA_DIR / "openapi.yaml"
+    main = eido_schema_dir() / "openapi.yaml"  # skips the test without NENA's schema
 
     def retrieve(uri: str) -> referencing.Resource[Any]:
         path = Path(uri.removeprefix("file://"))
@@ -337,9 +334,8 @@ def ledger_call(**fields: Any) -> Call:
 def test_the_validator_accepts_nena_shaped_eidos_and_refuses_broken_ones() -> None:
     # Can the check fail? The official call-transfer sample validates; the jCard sample spells
     # its prologue's timestamp differently, so the schema refuses it.
-    assert schema_errors(fixture("call-transfer.json")) == []  # skips without the schema
-    assert SCHEMA_DIR is not None
-    official = json.loads((SCHEMA_DIR / "sample-call-transfer-eido.json").read_text(encoding="utf-8"))
+    assert schema_errors(fixture("call-transfer.json")) == []
+    official = json.loads((eido_schema_dir() / "sample-call-transfer-eido.json").read_text(encoding="utf-8"))
     assert schema_errors(official) == []
     assert any("lastUpdateTimeStamp" in message for message in schema_errors(fixture("EidoWithJcard.json")))
 
@@ -400,3 +396,45 @@ def test_a_held_call_says_so_in_its_status() -> None:
     document = eido.call_as_eido(call, eido_id=None, agency_id="psap.example.org")
     assert document["incidentComponent"]["incidentStatusInternalText"] == ["received", "needs_review"]
     assert schema_errors(document) == []
+
+
+# --- the OpenAPI examples ---------------------------------------------------------------------
+
+
+def test_the_submit_examples_are_one_call_that_goes_co_response() -> None:
+    assert [example["value"] for example in SUBMIT_EXAMPLES.values()] == [SUBMITTED, NOTIFIED]
+    bare, notified = eido.read_eido(SUBMITTED).submission, eido.read_eido(NOTIFIED).submission
+    assert notified == bare
+    assert bare.call_type == "Suicide"
+    assert bare.narrative is not None and bare.narrative.endswith("He says he is going to jump.")
+    assert bare.location is not None and (bare.location.lat, bare.location.lon) == (47.6475, -122.3472)
+    assert classify(bare.narrative, bare.call_type, policy=POLICY).route is Route.CO_RESPONSE
+
+
+def test_the_export_example_is_the_export_of_the_submitted_call() -> None:
+    submission = eido.read_eido(SUBMITTED).submission
+    assert submission.narrative is not None and submission.location is not None
+    decision = classify(submission.narrative, submission.call_type, policy=POLICY)
+    incident = EXPORTED["incidentComponent"]
+    (unit,) = EXPORTED["emergencyResourceComponent"]
+    at = datetime.fromisoformat(EXPORTED["lastUpdateTimeStamp"])
+    call = ledger_call(
+        call_id=incident["internalIncidentId"],
+        cad_incident_id=submission.cad_incident_id,
+        narrative=submission.narrative,
+        call_type=submission.call_type,
+        address=submission.location.address,
+        lat=submission.location.lat,
+        lon=submission.location.lon,
+        status=CallStatus.ASSIGNED,
+        route=decision.route,
+        priority=decision.priority,
+        threat_level=decision.threat_level,
+        decision=decision.model_dump_json(),
+        assigned_unit_id=unit["emergencyResourceName"],
+        assigned_unit_type=unit["emergencyResourceTypeCommonRegistryText"],
+        received_at=at,
+        updated_at=at,
+    )
+    assert eido.call_as_eido(call, eido_id=SUBMITTED["$id"], agency_id="psap.example.org") == EXPORTED
+    assert schema_errors(EXPORTED) == []

@@ -10,7 +10,7 @@ from dispatch_shared.db import transaction
 from dispatch_shared.events import CallStatus, Route
 from dispatch_shared.http import RuntimeDep
 from dispatch_shared.runtime import ServiceRuntime
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from sqlmodel import Session
 
 from intake import ledger
@@ -20,6 +20,10 @@ submissions = APIRouter(tags=["calls"])
 """Submitting calls and notes (CAD systems)."""
 reads = APIRouter(tags=["calls"])
 """Reading the ledger (consoles)."""
+
+CallIdPath = Annotated[
+    UUID, Path(description="The call's id: the UUID intake answered when the call was submitted.")
+]
 
 
 def accept(
@@ -72,7 +76,7 @@ def submit_call(submission: CallSubmission, response: Response, runtime: Runtime
         409: {"description": "The call is resolved or cancelled, or its text is full"},
     },
 )
-def add_note(call_id: UUID, note: NoteSubmission, runtime: RuntimeDep) -> CallAccepted:
+def add_note(call_id: CallIdPath, note: NoteSubmission, runtime: RuntimeDep) -> CallAccepted:
     try:
         with runtime.unit_of_work() as session:
             call = ledger.add_note(session, call_id=call_id, note=note, outbox=runtime.outbox)
@@ -84,7 +88,7 @@ def add_note(call_id: UUID, note: NoteSubmission, runtime: RuntimeDep) -> CallAc
 
 
 @reads.get("/v1/calls/{call_id}", summary="A call's ledger record and timeline")
-def get_call(call_id: UUID, runtime: RuntimeDep) -> LedgerRecord:
+def get_call(call_id: CallIdPath, runtime: RuntimeDep) -> LedgerRecord:
     with transaction(runtime.engine) as session:
         try:
             return ledger.get_ledger(session, call_id)
@@ -95,11 +99,23 @@ def get_call(call_id: UUID, runtime: RuntimeDep) -> LedgerRecord:
 @reads.get("/v1/calls", summary="List calls, newest first")
 def list_calls(
     runtime: RuntimeDep,
-    status: CallStatus | None = None,
-    route: Route | None = None,
-    cad_incident_id: Annotated[str | None, Query(max_length=64, pattern=r"^[\x21-\x7e]+$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    status: Annotated[CallStatus | None, Query(description="Only calls in this lifecycle status.")] = None,
+    route: Annotated[
+        Route | None,
+        Query(description="Only calls triage routed this way (calls not yet triaged have none)."),
+    ] = None,
+    cad_incident_id: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Only the call with this CAD incident id (`eido:...` for a call sent as an EIDO).",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Most calls to return in this page.")] = 50,
+    offset: Annotated[
+        int, Query(ge=0, le=1_000_000, description="Calls to skip, newest first, before this page.")
+    ] = 0,
 ) -> CallPage:
     with transaction(runtime.engine) as session:
         return ledger.list_calls(

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from dispatch_shared.db import transaction
 from dispatch_shared.http import RuntimeDep
 from fastapi import APIRouter, Body, HTTPException, Response
 
 from intake import eido, ledger
-from intake.api.calls import accept
+from intake.api.calls import CallIdPath, accept
 from intake.api.deps import AgencyIdDep
+from intake.api.eido_examples import EXPORTED, SUBMIT_EXAMPLES
 from intake.schemas import CallAccepted
 
 submissions = APIRouter(tags=["calls"])
@@ -33,7 +33,16 @@ reads = APIRouter(tags=["calls"])
     },
 )
 def submit_eido(
-    document: Annotated[dict[str, Any], Body()], response: Response, runtime: RuntimeDep
+    document: Annotated[
+        dict[str, Any],
+        Body(
+            description="An EIDO 1.0 (NENA-STA-021) object, or a NENA-STA-024 notify message "
+            '`{"event": {"notification": [<one EIDO>]}}`.',
+            openapi_examples=SUBMIT_EXAMPLES,
+        ),
+    ],
+    response: Response,
+    runtime: RuntimeDep,
 ) -> CallAccepted:
     try:
         received = eido.read_eido(document)
@@ -49,9 +58,15 @@ def submit_eido(
 @reads.get(
     "/v1/calls/{call_id}/eido",
     summary="A call as a NENA EIDO: its incident type, triage decision, location and assigned unit",
-    responses={404: {"description": "No such call"}},
+    responses={
+        200: {
+            "description": "An EIDO 1.0 document (NENA-STA-021) valid against NENA's schema",
+            "content": {"application/json": {"example": EXPORTED}},
+        },
+        404: {"description": "No such call"},
+    },
 )
-def get_call_eido(call_id: UUID, runtime: RuntimeDep, agency_id: AgencyIdDep) -> dict[str, Any]:
+def get_call_eido(call_id: CallIdPath, runtime: RuntimeDep, agency_id: AgencyIdDep) -> dict[str, Any]:
     with transaction(runtime.engine) as session:
         try:
             return eido.export_call(session, call_id, agency_id=agency_id)

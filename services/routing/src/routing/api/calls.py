@@ -9,7 +9,7 @@ from dispatch_shared.auth import Role, require
 from dispatch_shared.db import transaction
 from dispatch_shared.events import CallStatus, Route
 from dispatch_shared.http import RuntimeDep
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
@@ -35,6 +35,8 @@ lifecycle = APIRouter(tags=["calls"])
 overrides = APIRouter(tags=["calls"])
 """Dispatchers overruling the system's routing (consoles)."""
 
+CallIdPath = Annotated[UUID, Path(description="The call's id: the UUID intake gave the call.")]
+
 
 def _view(session: Session, call: RoutedCall) -> CallView:
     ids = [call.call_id]
@@ -48,11 +50,22 @@ def _view(session: Session, call: RoutedCall) -> CallView:
 @reads.get("/v1/calls", summary="Calls in dispatch order (most urgent, oldest first) or recent first")
 def list_calls(
     session: SessionDep,
-    status: Annotated[list[CallStatus] | None, Query(max_length=8, description="Repeat for several.")] = None,
-    route: Route | None = None,
-    order: Literal["dispatch", "recent"] = "dispatch",
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    status: Annotated[
+        list[CallStatus] | None,
+        Query(max_length=8, description="Only calls in this status; repeat for several (any of them)."),
+    ] = None,
+    route: Annotated[Route | None, Query(description="Only calls routed this way.")] = None,
+    order: Annotated[
+        Literal["dispatch", "recent"],
+        Query(
+            description="`dispatch`: most urgent first (priority 1 before 4), then oldest received "
+            "first; `recent`: most recently updated first."
+        ),
+    ] = "dispatch",
+    limit: Annotated[int, Query(ge=1, le=500, description="Most calls to return in this page.")] = 100,
+    offset: Annotated[
+        int, Query(ge=0, le=1_000_000, description="Calls to skip, in the chosen order, before this page.")
+    ] = 0,
 ) -> CallPage:
     items, total = calls.list_calls(
         session,
@@ -74,7 +87,7 @@ def list_calls(
 @reads.get(
     "/v1/calls/{call_id}", summary="One call", responses={404: {"description": "routing has no such call"}}
 )
-def get_call(call_id: UUID, session: SessionDep) -> CallView:
+def get_call(call_id: CallIdPath, session: SessionDep) -> CallView:
     return _view(session, calls.get_call(session, str(call_id)))
 
 
@@ -101,7 +114,7 @@ _BODY_SCHEMA = TypeAdapter(StatusRequest).json_schema(ref_template="#/components
     },
 )
 def report_status(
-    call_id: UUID,
+    call_id: CallIdPath,
     body: Annotated[dict[str, Any], Body(description="A CallStatusReport or a BackupRequest.")],
     runtime: RuntimeDep,
     chains: ChainsDep,
@@ -170,7 +183,7 @@ def _request_backup(
     },
 )
 def override_call(
-    call_id: UUID,
+    call_id: CallIdPath,
     request: OverrideRequest,
     runtime: RuntimeDep,
     chains: ChainsDep,

@@ -114,7 +114,16 @@ def stream_token(
 async def event_stream(
     request: Request,
     runtime: RuntimeDep,
-    last_event_id_header: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=2**63 - 1)] = None,
+    last_event_id_header: Annotated[
+        int | None,
+        Header(
+            alias="Last-Event-ID",
+            ge=0,
+            le=2**63 - 1,
+            description="Resume after the event with this id (the last `id:` received); "
+            "browsers send it when they reconnect.",
+        ),
+    ] = None,
     last_event_id: Annotated[
         int | None, Query(ge=0, le=2**63 - 1, description="Same as the Last-Event-ID header.")
     ] = None,

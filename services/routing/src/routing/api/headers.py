@@ -1,7 +1,7 @@
 """Security headers on every routing response: no framing, no referrer, no content sniffing.
 
 The console page adds its own Content-Security-Policy (see ``routing.api.console``); JSON and
-the event stream need none, and the OpenAPI pages load their scripts from elsewhere.
+the event stream need none, and the OpenAPI pages serve their own scripts (no inline policy).
 """
 
 from __future__ import annotations

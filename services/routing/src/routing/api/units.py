@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from dispatch_shared.events import UnitStatus, UnitType
 from dispatch_shared.http import RuntimeDep
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -57,7 +57,9 @@ def _registrations(body: dict[str, Any] | list[Any]) -> list[UnitRegistration]:
 
 @reads.get("/v1/units", summary="The roster, by type then id")
 def list_units(
-    session: SessionDep, status: UnitStatus | None = None, type: UnitType | None = None
+    session: SessionDep,
+    status: Annotated[UnitStatus | None, Query(description="Only units in this status.")] = None,
+    type: Annotated[UnitType | None, Query(description="Only units of this type.")] = None,
 ) -> UnitList:
     units = roster.list_units(session, status=status, unit_type=type)
     return UnitList(items=[UnitView.of(unit) for unit in units], total=len(units))

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from triage.api.deps import PoliciesDep
+from triage.schemas import PolicySummary
 
 router = APIRouter(tags=["triage"])
 """Reading the policy in force (operations)."""
 
 
 @router.get("/v1/policy", summary="The policy in force: version and summary")
-def policy(policies: PoliciesDep) -> dict[str, Any]:
-    return policies.summary()
+def policy(policies: PoliciesDep) -> PolicySummary:
+    return PolicySummary.model_validate(policies.summary())
