@@ -298,3 +298,17 @@ def test_long_text_never_raises(text: str) -> None:
 def test_a_few_lower_case_letters_name_no_language(text: str) -> None:
     reading = identify(text)
     assert reading.language == "und" and reading.covered
+
+
+def test_the_policys_words_settle_what_the_candidates_misread() -> None:
+    from triage.policy import default_policy
+
+    known = default_policy().known_words
+    german = "Mein Vater ist umgefallen und atmet nicht mehr"
+    assert identify(german).covered  # the candidates alone take it for English
+    held = identify(german, COVERED, known)
+    assert not held.covered and held.language == "de" and held.readable_share == 0.0
+    spanish = "mi tio se desmayo y no respira"
+    assert not identify(spanish).covered  # the candidates alone take it for Tagalog
+    assert identify(spanish, COVERED, known) == LanguageReading("es", True, 1.0)
+    assert identify("RP ADV SUBJ W/ KNIFE IFO RES", COVERED, known) == LanguageReading("en", True, 1.0)

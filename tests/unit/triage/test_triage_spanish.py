@@ -110,6 +110,11 @@ def test_a_spanish_label_or_place_fires_nothing(narrative: str) -> None:
         "LA SEÑORA DICE QUE SI ESTA RESPIRANDO",
         "SI, ESTA BIEN, SOLO CANSADO",
         "PREGUNTA SI VAN A MANDAR A ALGUIEN",
+        # "si" opening a clause: a clitic and a verb follow ("if he kills me")
+        "SI ME MATA",
+        "SI ME PEGA OTRA VEZ LO DEJO",
+        "SI TE PEGA LLAMA AL 911",
+        "DICE QUE SI LA GOLPEA SE VA",
     ],
 )
 def test_spanish_si_is_not_suicidal_ideation(narrative: str) -> None:

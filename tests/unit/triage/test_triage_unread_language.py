@@ -87,3 +87,85 @@ def test_half_read_is_decided_on_the_read_half_and_flagged() -> None:
 )
 def test_a_fully_read_narrative_is_not_held_for_language(narrative: str) -> None:
     assert "could not be read" not in classify(narrative).explanation
+
+
+# Latin-script languages lingua's candidates do not include: the candidates read them as English
+# or Spanish, so the policy's own vocabulary and the wide detector must catch them.
+NOT_A_CANDIDATE = [
+    "Mein Nachbar bedroht mich mit einem Messer",
+    "Mein Vater ist umgefallen und atmet nicht mehr",
+    "Hilfe, mein Sohn will sich umbringen",
+    "Mio fratello vuole uccidersi, ha un coltello",
+    "C'è un uomo con una pistola davanti al negozio",
+    "aiuto mio padre non respira",
+    "Mój sąsiad grozi mi nożem",
+    "Mój ojciec upadł i nie oddycha",
+    "Mijn buurman bedreigt me met een mes",
+    "Mijn vader is gevallen en ademt niet",
+    "moi sosed ugrozhaet mne nozhom",
+    "moi muzh menya b'yot",
+]
+
+
+@pytest.mark.parametrize("narrative", NOT_A_CANDIDATE)
+def test_a_language_the_detector_was_not_built_for_is_held(narrative: str) -> None:
+    decision = classify(narrative)
+    assert decision.needs_review and decision.rule == "R0_language_not_covered"
+    assert decision.language not in {"en", "es"}
+
+
+# Short informal Spanish that lingua alone gives to Tagalog or Portuguese at low confidence.
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "mi tio se desmayo y no respira",
+        "mi tia no respira",
+        "mi papa se desmayo",
+        "un bolo anda con un machete",
+        "Hay un guy con una gun en el",
+        "mi sobrina se encerro",
+        "hay un robo en",
+    ],
+)
+def test_short_informal_spanish_is_read(narrative: str) -> None:
+    decision = classify(narrative)
+    assert decision.rule != "R0_language_not_covered"
+    assert decision.language == "es" and decision.readable_share == 1.0
+
+
+# English CAD shorthand, in capitals or lower case, is never taken for another language.
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "RP ADV SUBJ W/ KNIFE IFO RES",
+        "PT C/O SI, HX BIPOLAR",
+        "veh vs ped",
+        "pt c/o cp x2 hrs",
+        "2 veh tc w/ inj, 1 pt uncon, fd enrt",
+        "dom dist, susp left on foot, wma 30s blk hoodie",
+        "Happened 20 minutes ago, suspect fled on foot.",
+        "I just strangled my girlfriend",
+    ],
+)
+def test_english_shorthand_and_terse_english_are_read(narrative: str) -> None:
+    decision = classify(narrative)
+    assert decision.rule != "R0_language_not_covered" and decision.language == "en"
+
+
+# Shorthand that folding makes out of another language's letters never fires, in any sentence.
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "RP says the man đe dọa everyone in the store",
+        "Mi vecino me está đe dọa, no tiene armas",
+        "the guy keeps saying đe dọa and walking away",
+    ],
+)
+def test_folded_letters_never_make_shorthand(narrative: str) -> None:
+    codes = {i.code for i in classify(narrative).indicators}
+    assert not codes & {"death_investigation", "possible_death"}
+
+
+@pytest.mark.parametrize("narrative", ["RP says subj is DOA", "pt doa at scene"])
+def test_ascii_shorthand_still_fires(narrative: str) -> None:
+    assert "death_investigation" in {i.code for i in classify(narrative).indicators}

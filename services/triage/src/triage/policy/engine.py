@@ -472,7 +472,7 @@ def classify(
     # the text intake would store: one text path.
     unlabelled = blank(narrative, [prepared.original_span(a, b) for a, b in descriptors])
     readable = clean_text(unlabelled).strip()
-    reading = identify(readable, policy.languages) if readable else _NO_NARRATIVE
+    reading = identify(readable, policy.languages, policy.known_words) if readable else _NO_NARRATIVE
     unreadable = bool(readable) and not reading.covered
     # Words of a language the policy does not cover are never read as ours: Vietnamese "de doa"
     # (threaten) is not DOA. Such a call is decided on its call type and held for review.

@@ -23,14 +23,23 @@ How a narrative is read (the first ``MAX_CHARS`` characters only):
 4. ``readable_share`` and ``language`` follow from the groups (see ``LanguageReading``).
 
 Cost: one lingua call per script present (most narratives: one), plus a second on the Latin
-group only when it is mixed: about 0.14 ms per narrative (median) on one core, 0.5 ms for mixed
-text. The models load once per process (``load``, 1 to 2 s): about 190 MiB for the Latin-script
-candidates, which use lingua's high-accuracy mode because its low-accuracy (trigram) mode
-misreads short Spanish and code-switched text, and about 3 MiB for the other scripts, which use
-the low-accuracy mode.
+group only when it is mixed or when, read as covered, half its long words are unknown (the wide
+check): about 0.14 ms per narrative (median) on one core, 0.5 ms for mixed text. The models
+load once per process (``load``, 1 to 2 s): about 190 MiB for the Latin-script candidates,
+which use lingua's high-accuracy mode because its low-accuracy (trigram) mode misreads short
+Spanish and code-switched text, and about 3 MiB for the other scripts, which use the
+low-accuracy mode. The wide detector's low-accuracy models, every Latin-script language
+lingua knows, add about 0.1 s and a few MiB.
 
-Known limits: a Latin-script language that is not a candidate (German, say, or Russian written in
-Latin letters) can be read as its nearest candidate, English included; upper-case text in an
+With the policy's ``known_words``, mixed-case Latin text read as covered is checked once more
+against every Latin-script language lingua knows (see ``UNKNOWN_SHARE``), and informal Spanish
+lingua gives to Tagalog or Portuguese is read as Spanish (see ``KNOWN_SHARE``).
+
+Known limits: without ``known_words``, a Latin-script language that is not a candidate (German,
+say, or Russian written in Latin letters) can be read as its nearest candidate; with them, a
+mixed- or lower-case CAD call-type label whose long words the policy does not know ("theft - auto
+accessories") may be held for review, and a short line in a language close to Spanish
+("por favor mandem uma ambulancia") may still be read as Spanish; upper-case text in an
 uncovered language without its own letters can pass for shorthand; and mixed-case shorthand
 ("Traffc/Parkng Cmplnt") may be flagged as ``und``, which sends it to review.
 """
@@ -70,12 +79,34 @@ much together make the text "mixed", worth splitting into runs to count its cove
 REPORT_CONFIDENCE = 0.5
 """Below this, an uncovered Latin-script best guess is reported as ``und`` rather than by name."""
 
+KNOWN_SHARE = 0.65
+"""Share (0..1) of a text's Latin-script words that must be words the policy knows (see
+``identify``'s ``known_words``) for text lingua gives to an uncovered language at less than
+``CLEAR_CONFIDENCE`` to be read as covered: informal Spanish such as "mi tia no respira" scores
+as Tagalog. Portuguese and Italian lines share many words with Spanish and stay under it."""
+
+UNKNOWN_SHARE = 0.5
+"""Share (0..1) of a mixed-case text's long words (``LONG_WORD`` letters or more) that are not
+words the policy knows at which, when the wide detector also names an uncovered language, the text
+is held: German, Italian, Polish, Dutch or transliterated Russian read as English or Spanish by
+the candidates. Long words only, because shorthand ("veh vs ped", "pt c/o cp") is short and the
+wide detector takes it for Tswana or Afrikaans."""
+
+LONG_WORD = 4
+"""Letters a word needs to count for ``UNKNOWN_SHARE``; at least ``MIN_LONG_WORDS`` must be there."""
+
+MIN_LONG_WORDS = 2
+
 # Latin-script candidates compete with English and Spanish on short text, so they are read with
 # lingua's high-accuracy models (1- to 5-grams), which are large: about 190 MiB for these seven.
 # Each extra one costs memory and is one more way for shorthand to be misread (with German,
 # Italian and Polish added, over three times as many CAD call-type labels were misread), so only
 # languages common among US callers are here.
 _LATIN_CANDIDATES = ("en", "es", "vi", "tl", "pt", "fr", "so")
+# Every Latin-script language lingua knows, in low-accuracy mode (trigrams, a few MiB in all), to
+# ask whether mixed-case text that the candidates above give to a covered language is in fact in
+# one they do not know (German, Italian, Dutch, Polish...). On its own it misreads a few short
+# English and Spanglish lines, so it is believed only when the policy knows few of the words.
 # Other scripts cannot be mistaken for covered text; low-accuracy (trigram) models, about 3 MiB,
 # only have to tell apart languages sharing a script: Cyrillic, Arabic, Han and kana, Devanagari.
 _OTHER_CANDIDATES = (
@@ -145,6 +176,7 @@ class LanguageReading:
 class _Detectors:
     latin: LanguageDetector
     other: LanguageDetector
+    wide: LanguageDetector
 
 
 MIN_LETTERS = 4
@@ -169,9 +201,11 @@ def _loaded() -> _Detectors:
             if _detectors is None:
                 latin = LanguageDetectorBuilder.from_languages(*_languages(_LATIN_CANDIDATES))
                 other = LanguageDetectorBuilder.from_languages(*_languages(_OTHER_CANDIDATES))
+                wide = LanguageDetectorBuilder.from_languages(*Language.all_with_latin_script())
                 _detectors = _Detectors(
                     latin=latin.with_preloaded_language_models().build(),
                     other=other.with_low_accuracy_mode().with_preloaded_language_models().build(),
+                    wide=wide.with_low_accuracy_mode().with_preloaded_language_models().build(),
                 )
     return _detectors
 
@@ -180,11 +214,17 @@ def _languages(codes: tuple[str, ...]) -> list[Language]:
     return [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in codes]
 
 
-def identify(text: str, covered: frozenset[str] = DEFAULT_COVERED) -> LanguageReading:
+def identify(
+    text: str, covered: frozenset[str] = DEFAULT_COVERED, known_words: frozenset[str] = frozenset()
+) -> LanguageReading:
     """Read the language of ``text`` (any ``str``, including lone surrogates) against ``covered``.
 
-    ``covered`` holds ISO 639-1 codes in lower case. Only the first ``MAX_CHARS`` characters are
-    read. Never raises for a ``str``; returns ``("und", False, 0.0)`` when there are no words.
+    ``covered`` holds ISO 639-1 codes in lower case. ``known_words`` are the words the policy
+    knows in its covered languages (lower case, without accents: its function words, shorthand and
+    the words of its phrases); when given, they settle Latin-script text the detectors are unsure
+    of (see ``KNOWN_SHARE``); when empty, the detectors alone decide. Only the first ``MAX_CHARS``
+    characters are read. Never raises for a ``str``; returns ``("und", False, 0.0)`` when there
+    are no words.
     """
     words_by_script, codes, symbols = _tokens(_clean(text[:MAX_CHARS]))
     sizes = {script: _size(script, words) for script, words in words_by_script.items()}
@@ -201,7 +241,7 @@ def identify(text: str, covered: frozenset[str] = DEFAULT_COVERED) -> LanguageRe
     tally: Counter[str] = Counter({"en": codes})
     for script, words in words_by_script.items():
         if script == _LATIN:
-            language, words_readable = _read_latin(words, covered)
+            language, words_readable = _read_latin(words, covered, known_words)
         else:
             language = _best(" ".join(words))
             words_readable = sizes[script] if language in covered else 0
@@ -307,8 +347,57 @@ def _best(text: str) -> str:
     return _code(language) if language is not None else UNDETERMINED
 
 
-def _read_latin(words: list[str], covered: frozenset[str]) -> tuple[str, int]:
-    """(language, number of readable words) for the Latin-script words of a narrative."""
+def _read_latin(words: list[str], covered: frozenset[str], known: frozenset[str]) -> tuple[str, int]:
+    """(language, number of readable words) for the Latin-script words of a narrative.
+
+    With ``known`` words, a reading of mixed-case text as covered stands only if the wide
+    detector agrees or enough of the words are known (``KNOWN_SHARE``).
+    """
+    language, readable = _read_latin_by_detectors(words, covered, known)
+    text = " ".join(words)
+    if not known or language not in covered or len(words) < SHORT_WORDS or not _lower(words):
+        return language, readable
+    long_words = [word for word in words if sum(char.isalpha() for char in word) >= LONG_WORD]
+    if len(long_words) < MIN_LONG_WORDS:
+        return language, readable
+    unknown = 1 - _known_share(long_words, known)
+    if unknown < UNKNOWN_SHARE:
+        return language, readable
+    wide = _loaded().wide.compute_language_confidence_values(text)
+    if not wide or _code(wide[0].language) in covered:
+        return language, readable
+    # The wide detector's low-accuracy models misread some English lines, so it must be clear,
+    # unless none of at least SHORT_WORDS long words is known: transliterated Russian, which no
+    # model knows, gets a low score in some uncovered language ("moi sosed ugrozhaet mne nozhom").
+    nothing_known = unknown == 1 and len(long_words) >= SHORT_WORDS
+    if not nothing_known and wide[0].value < CLEAR_CONFIDENCE:
+        return language, readable
+    # Mixed-case text in a language the candidates do not know (German read as English), or
+    # switching to one: lingua names it, and half its long words are not the policy's. Only the
+    # words of runs the wide detector puts in a covered language are read.
+    readable = min(_covered_words(text, covered, _loaded().wide), len(words))
+    if readable * 2 >= len(words):
+        return language, readable
+    return (_code(wide[0].language) if wide[0].value >= CLEAR_CONFIDENCE else UNDETERMINED), readable
+
+
+def _known_share(words: list[str], known: frozenset[str]) -> float:
+    """The share of ``words`` (non-empty) that are in ``known``, compared lower case without accents."""
+    return sum(1 for word in words if _bare(word) in known) / len(words)
+
+
+@lru_cache(maxsize=8192)
+def _bare(word: str) -> str:
+    """``word`` in lower case, without accents, and without a trailing possessive "'s"."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return bare.removesuffix("'s").removesuffix("\u2019s")
+
+
+def _read_latin_by_detectors(
+    words: list[str], covered: frozenset[str], known: frozenset[str]
+) -> tuple[str, int]:
+    """``_read_latin`` before the wide check: the candidates' reading, with ``known`` for close calls."""
     if _is_haitian(words):
         return "ht", len(words) if "ht" in covered else 0
     text = " ".join(words)
@@ -325,6 +414,12 @@ def _read_latin(words: list[str], covered: frozenset[str]) -> tuple[str, int]:
         return language, len(words) if language in covered else 0
     if top in covered:
         return top, len(words)
+    if known and top_confidence < CLEAR_CONFIDENCE and _known_share(words, known) >= KNOWN_SHARE:
+        # No uncovered language clearly ahead, and the policy knows most of the words: informal
+        # Spanish that lingua puts in Tagalog or Portuguese ("mi tio se desmayo y no respira").
+        chosen = _pick(confidences, covered, capitals)
+        if chosen is not None:
+            return chosen, len(words)
     guess = top if top_confidence >= REPORT_CONFIDENCE else UNDETERMINED
     covered_confidence = sum(value for code, value in confidences if code in covered)
     if top_confidence < CLEAR_CONFIDENCE and covered_confidence >= MIXED_COVERED_CONFIDENCE:
@@ -349,10 +444,11 @@ def _pick(confidences: list[tuple[str, float]], among: frozenset[str], capitals:
     return best
 
 
-def _covered_words(text: str, covered: frozenset[str]) -> int:
-    """How many words of ``text`` lie in runs that lingua puts in a covered language."""
+def _covered_words(text: str, covered: frozenset[str], detector: LanguageDetector | None = None) -> int:
+    """How many words of ``text`` lie in runs that lingua (``detector``, by default the
+    candidates') puts in a covered language."""
     count = 0
-    for run in _loaded().latin.detect_multiple_languages_of(text):
+    for run in (detector or _loaded().latin).detect_multiple_languages_of(text):
         if _code(run.language) in covered:
             count += len(text[run.start_index : run.end_index].split())
     return count

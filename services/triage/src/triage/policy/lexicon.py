@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -352,6 +352,8 @@ class Policy:
     compound_between: dict[int, re.Pattern[str]]
     call_type_rules: list[tuple[re.Pattern[str], re.Pattern[str] | None, tuple[str, ...]]]
     definitions: dict[str, IndicatorDef] = field(repr=False)
+    known_words: frozenset[str] = field(default=frozenset(), repr=False)
+    """The words the policy knows (``language.identify`` settles unsure readings with them)."""
 
     def summary(self) -> dict[str, Any]:
         """What ``GET /v1/policy`` shows: version, source and counts, never any call data."""
@@ -454,6 +456,49 @@ def _rewrite_matchers(rewrites: list[Rewrite]) -> tuple[re.Pattern[str], re.Patt
     )
 
 
+# Sections of a lexicon whose text is what callers and call-takers write; the rest (descriptors,
+# indicator definitions, descriptions) names people or explains the policy.
+_WORD_SECTIONS = {
+    "macros",
+    "rewrites",
+    "filler_words",
+    "negation",
+    "past",
+    "phrases",
+    "compounds",
+    "homographs",
+}
+_WORD = re.compile(r"[a-z][a-z']+")
+
+
+def _known_words(spec: LexiconFile) -> frozenset[str]:
+    """The words ``spec`` knows, lower case and without accents, for ``language.identify``.
+
+    Its filler and homograph words, its shorthand (as written and without edge punctuation:
+    "w/" is "w") and what it stands for, and every run of two or more letters in its patterns
+    and cues ("respira", "subj", "knife").
+    """
+    words = {word.lower() for word in spec.filler_words}
+    words |= {word.lower() for group in spec.homographs for word in group.words}
+    words |= {rewrite.from_.lower().strip("/.") for rewrite in spec.rewrites}
+    words.update(
+        _WORD.findall(" ".join(_strings(spec.model_dump(by_alias=True, include=_WORD_SECTIONS))).lower())
+    )
+    return frozenset(words)
+
+
+def _strings(value: object) -> Iterable[str]:
+    """Every string inside nested lists and dicts of plain JSON data."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
 def compile_lexicon(
     spec: LexiconFile, *, source: str, sha256: str, languages: frozenset[str] | None = None
 ) -> Policy:
@@ -536,6 +581,7 @@ def compile_lexicon(
         },
         call_type_rules=call_rules,
         definitions=dict(spec.indicators),
+        known_words=_known_words(spec),
     )
 
 

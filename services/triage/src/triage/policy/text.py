@@ -98,21 +98,39 @@ def _in_other_language(text: str, match: re.Match[str], homographs: dict[str, fr
     return any(token.strip(",:()\"'-").lower() in words for token in before + after)
 
 
+# Accented letters of the covered languages' own spelling (Spanish), lower case: a misspelling
+# written with them ("desmalló") is still fixed. Any other non-ASCII letter marks a word of another
+# language that folding made look like shorthand: Vietnamese "dọa" is not DOA.
+_COVERED_ACCENTED = frozenset("áéíóúüñ")
+
+
+def _foreign_letters(original: str) -> bool:
+    """True when ``original`` holds a non-ASCII letter that is not one of ``_COVERED_ACCENTED``."""
+    return any(
+        not char.isascii() and char.isalpha() and char.lower() not in _COVERED_ACCENTED for char in original
+    )
+
+
 def _rewrite(
     prepared: Prepared,
     pattern: re.Pattern[str],
     table: dict[str, str],
+    raw: str,
     homographs: dict[str, frozenset[str]] | None = None,
 ) -> Prepared:
     """Expand call-taker shorthand and fix common misspellings, keeping the offset map.
 
-    A shorthand in ``homographs`` stays as written where its neighbours show it is a word of
-    another language (Spanish "SI").
+    ``raw`` is the caller's text ``prepared`` maps back to. A match that folding made out of
+    another language's letters (see ``_foreign_letters``) stays as written, and so does a shorthand
+    in ``homographs`` where its neighbours show it is a word of another language (Spanish "SI").
     """
     text = prepared.text
     matches = list(pattern.finditer(text))
     if homographs:
         matches = [m for m in matches if not _in_other_language(text, m, homographs)]
+    if prepared.starts is not None and prepared.ends is not None:
+        starts, ends = prepared.starts, prepared.ends
+        matches = [m for m in matches if not _foreign_letters(raw[starts[m.start()] : ends[m.end() - 1]])]
     if not matches:
         return prepared
     starts = prepared.starts if prepared.starts is not None else list(range(len(text)))
@@ -161,8 +179,10 @@ def prepare(raw: str, policy: Policy) -> Prepared:
     else:
         prepared = Prepared(*_unicode_fold(raw))
     # Case-sensitive shorthand ("SI", "HI") first, while the caller's capitals are still there.
-    prepared = _lower(_rewrite(prepared, policy.case_rewrite_re, policy.rewrite_to, policy.homograph_words))
-    return _rewrite(prepared, policy.rewrite_re, policy.rewrite_to)
+    prepared = _lower(
+        _rewrite(prepared, policy.case_rewrite_re, policy.rewrite_to, raw, policy.homograph_words)
+    )
+    return _rewrite(prepared, policy.rewrite_re, policy.rewrite_to, raw)
 
 
 def descriptor_spans(text: str, policy: Policy) -> list[tuple[int, int]]:
