@@ -190,6 +190,10 @@ class EventConsumer:
     models' topics. Raises ``ValueError`` when two handle one topic (see ``by_topic``).
     ``stall_seconds``: with records waiting (lag above 0), this long without finishing one makes
     ``health()`` say "stalled". ``lag_interval``: seconds between lag measurements.
+    ``retry_seconds`` and ``restart_seconds``: the first backoff (doubling from there) before a
+    record that failed through no fault of its own is tried again, and before a loop that died
+    is started again. ``client_factory``: makes the (not yet started) Kafka consumer client of
+    each run of the loop; by default an ``AIOKafkaConsumer`` of the handlers' topics in the group.
     """
 
     def __init__(
@@ -203,6 +207,9 @@ class EventConsumer:
         after_commit: Callable[[], None] = lambda: None,
         stall_seconds: float = 60.0,
         lag_interval: float = 5.0,
+        retry_seconds: float = RETRY_FIRST_SECONDS,
+        restart_seconds: float = RESTART_FIRST_SECONDS,
+        client_factory: Callable[[], AIOKafkaConsumer] | None = None,
     ) -> None:
         self.engine = engine
         self.kafka = kafka
@@ -212,6 +219,9 @@ class EventConsumer:
         self.after_commit = after_commit
         self.stall_seconds = stall_seconds
         self.lag_interval = lag_interval
+        self.retry_seconds = retry_seconds
+        self.restart_seconds = restart_seconds
+        self.client_factory = client_factory or self._kafka_client
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._restarting = False
@@ -250,16 +260,16 @@ class EventConsumer:
 
     async def _supervise(self) -> None:
         """Keep ``run`` going: when it dies on an unexpected error, log the error's class and start
-        it again after a backoff of 1 s doubling to at most 60 s (back to 1 s once it has run
-        for a minute)."""
-        delay = RESTART_FIRST_SECONDS
+        it again after a backoff of ``restart_seconds`` (1 s by default) doubling to at most 60 s
+        (back to the first once it has run for a minute)."""
+        delay = self.restart_seconds
         while not self._stopping.is_set():
             started = time.monotonic()
             try:
                 await self.run()
             except Exception as exc:  # noqa: BLE001 - whatever killed the loop, the loop must go on
                 if time.monotonic() - started > RESTART_MAX_SECONDS:
-                    delay = RESTART_FIRST_SECONDS
+                    delay = self.restart_seconds
                 CONSUMER_RESTARTS.inc()
                 log.error(
                     "consumer loop died, restarting",
@@ -286,14 +296,7 @@ class EventConsumer:
         """
         delay = 0.5
         while not self._stopping.is_set():
-            consumer = AIOKafkaConsumer(
-                *[self.kafka.topic_name(topic) for topic in self.handlers],
-                bootstrap_servers=self.kafka.bootstrap_servers,
-                group_id=self.group_id,
-                client_id=f"{self.kafka.client_id}-consumer",
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-            )
+            consumer = self.client_factory()
             self._next_offsets.clear()
             watcher: asyncio.Task[None] | None = None
             try:
@@ -312,6 +315,17 @@ class EventConsumer:
                 if watcher is not None:
                     watcher.cancel()
                 await consumer.stop()
+
+    def _kafka_client(self) -> AIOKafkaConsumer:
+        """The group's consumer of the handlers' topics; offsets are committed by hand."""
+        return AIOKafkaConsumer(
+            *[self.kafka.topic_name(topic) for topic in self.handlers],
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            group_id=self.group_id,
+            client_id=f"{self.kafka.client_id}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping.is_set():
@@ -487,14 +501,15 @@ class EventConsumer:
         """Apply or dead-letter one record; False only when stopping before it was settled.
 
         A ``RecordFault`` dead-letters the record at once. Any other exception is not the record's
-        fault, so the same record is retried: after 0.5 s, doubling to at most 30 s between tries,
-        for as long as it takes (a valid call is never dropped; while it waits, ``health()``
-        reports the stall). Each retry is logged with the exception's class only.
+        fault, so the same record is retried: after ``retry_seconds`` (0.5 s by default), doubling
+        to at most 30 s between tries, for as long as it takes (a valid call is never dropped;
+        while it waits, ``health()`` reports the stall). Each retry is logged with the exception's
+        class only.
         """
         token = current_call_id.set(_logged_key(record))
         handling = tracing.handling_span(record.topic, record.headers or ())  # the writer's trace goes on
         try:
-            delay = RETRY_FIRST_SECONDS
+            delay = self.retry_seconds
             attempt = 1
             while True:
                 started = time.perf_counter()
