@@ -6,7 +6,7 @@ from uuid import UUID
 
 import pytest
 from dispatch_shared.db import make_engine, migrate, transaction
-from dispatch_shared.events import CallStatus, Route
+from dispatch_shared.events import CallStatus, Route, RouteReason
 from dispatch_shared.outbox import Outbox
 from intake import ledger
 from intake.app import MIGRATIONS
@@ -183,3 +183,21 @@ def test_once_routed_the_route_is_routings_and_a_new_revision_changes_it_only_th
     with transaction(engine) as session:
         record = ledger.get_ledger(session, call_id)
     assert (record.route, record.priority) == ("co_response", 1)
+
+
+def test_a_routed_step_that_told_the_clinician_team_to_stage_says_so(engine: Engine) -> None:
+    call_id = accept(engine)
+    with transaction(engine) as session:
+        ledger.record_triaged(session, triaged(call_id, at=later(1)))
+        ledger.record_routed(session, routed(call_id, at=later(2)))
+        imminent = routed(call_id, at=later(3), unit_id="P-1")
+        imminent.route, imminent.reason, imminent.revision = Route.POLICE, RouteReason.RE_TRIAGED, 2
+        imminent.staging = True
+        ledger.record_routed(session, imminent)
+    with transaction(engine) as session:
+        record = ledger.get_ledger(session, call_id)
+    steps = [step.model_dump() for step in record.timeline]
+    assert [(s["reason"], s.get("staging")) for s in steps if "reason" in s] == [
+        ("triaged", None),  # nothing to stage on the first assignment
+        ("re_triaged", True),
+    ]

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from dispatch_shared.events import Route
+from dispatch_shared.events import Route, ThreatLevel
 
 from tests.integration.test_routing_retriage import (
     BALLARD,
@@ -136,3 +136,78 @@ def test_backup_adds_a_police_unit_and_keeps_the_first(routing: Routing) -> None
     routed = of_call(routing.routed(lambda events: len(of_call(events, call_id)) >= 4), call_id)
     assert [e.reason for e in routed] == ["triaged", "backup", "backup", "backup"]
     assert [e.unit.unit_id if e.unit else None for e in routed] == ["CL-1", None, "P-1", "P-2"]
+
+
+def test_a_later_revision_does_not_undo_an_override_unless_it_reads_more(routing: Routing) -> None:
+    routing.add_units(
+        unit("CL-1", "clinician", PIKE_PLACE),
+        unit("CO-1", "co_response", BALLARD),
+        unit("P-1", "police", CAPITOL_HILL),
+    )
+    call_id = assigned_call(routing)
+    routing.publish(triaged(call_id, 2, Route.CO_RESPONSE, ThreatLevel.ELEVATED, priority=2))
+    routing.wait_for(call_id, lambda call: call["revision"] == 2 and len(call["units"]) == 2)
+    back = override(routing, call_id, route="clinician_only", reason="clinician_request")
+    assert back.status_code == 200, back.text
+
+    # A note that changes nothing: triage still reads co_response from the first words.
+    sentinel = uuid4()
+    routing.publish(
+        triaged(call_id, 3, Route.CO_RESPONSE, ThreatLevel.ELEVATED, priority=2),
+        triaged(sentinel, 1, Route.POLICE),
+        key=call_id,
+    )
+    call = routing.wait_for(call_id, lambda call: call["revision"] == 3)
+    assert (call["route"], call["suggested_route"]) == ("clinician_only", "co_response")
+    assert [u["unit_id"] for u in call["units"] if u["released_at"] is None] == ["CL-1"]
+    assert routing.unit("CO-1")["status"] == "available"  # not sent back by the revision
+    routed = routing.routed(lambda events: bool(of_call(events, sentinel)))
+    assert [(e.reason, e.revision) for e in of_call(routed, call_id)] == [
+        ("triaged", 1),
+        ("re_triaged", 2),
+        ("override", 2),
+    ]
+
+    # A reading past what the dispatcher overruled (a higher threat) escalates at once.
+    routing.publish(triaged(call_id, 4, Route.CO_RESPONSE, ThreatLevel.HIGH, priority=1))
+    call = routing.wait_for(call_id, lambda call: call["revision"] == 4)
+    assert (call["route"], call["threat_level"], call["suggested_route"]) == ("co_response", "high", None)
+    on_call = [u["unit_id"] for u in call["units"] if u["released_at"] is None]
+    assert on_call == ["CL-1", "CO-1"]
+    # The system routes the call again: a police reading sends police.
+    routing.publish(triaged(call_id, 5, Route.POLICE, ThreatLevel.HIGH, priority=1))
+    routing.add_units(unit("P-2", "police", BALLARD))  # P-1 went to the sentinel call
+    call = routing.wait_for(call_id, lambda call: call["revision"] == 5)
+    assert call["route"] == "police" and routing.unit("P-2")["current_call_id"] == str(call_id)
+
+
+def test_an_override_frees_the_units_its_route_no_longer_needs_and_keeps_backup(routing: Routing) -> None:
+    routing.add_units(
+        unit("CL-1", "clinician", PIKE_PLACE),
+        unit("CO-1", "co_response", BALLARD),
+        unit("P-1", "police", CAPITOL_HILL),
+    )
+    call_id = assigned_call(routing)
+    routing.publish(triaged(call_id, 2, Route.CO_RESPONSE, ThreatLevel.ELEVATED, priority=2))
+    routing.wait_for(call_id, lambda call: len(call["units"]) == 2)
+    routing.step(call_id, "backup_requested", reason="crowd gathering")  # the field asks for police
+    assert unit_ids(routing.call(call_id)) == [  # type: ignore[arg-type]
+        ("CL-1", "primary"),
+        ("CO-1", "added"),
+        ("P-1", "added"),
+    ]
+
+    back = override(routing, call_id, route="clinician_only", reason="clinician_request")
+
+    assert back.status_code == 200, back.text
+    call = back.json()
+    [record] = call["overrides"]
+    assert record["released_unit_ids"] == ["CO-1"]  # the escalation's team; the backup stays
+    released = {u["unit_id"]: u["released_at"] is not None for u in call["units"]}
+    assert released == {"CL-1": False, "CO-1": True, "P-1": False}
+    freed = routing.unit("CO-1")
+    assert (freed["status"], freed["current_call_id"]) == ("available", None)
+    assert routing.unit("P-1")["current_call_id"] == str(call_id)
+    # The freed team is free for the next call that needs it.
+    other = assigned_call(routing, Route.CO_RESPONSE)
+    assert routing.call(other)["unit"]["unit_id"] == "CO-1"  # type: ignore[index]

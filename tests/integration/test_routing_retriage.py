@@ -228,6 +228,7 @@ def test_imminent_revision_sends_police_and_stages_the_clinician(routing: Routin
     routed = of_call(routing.routed(lambda events: len(of_call(events, call_id)) >= 2), call_id)
     assert (routed[-1].reason, routed[-1].revision, routed[-1].route) == ("re_triaged", 2, Route.POLICE)
     assert routed[-1].unit is not None and routed[-1].unit.unit_id == "P-1"
+    assert [e.staging for e in routed] == [False, True]  # the team is told to stage, on the event itself
 
     # Cancelling (here: resolving from the scene) frees both.
     routing.step(call_id, "resolved", disposition="report_taken")

@@ -9,13 +9,17 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from dispatch_shared.db import transaction
+from alembic import command
+from alembic.config import Config
+from dispatch_shared.db import make_engine, transaction
 from dispatch_shared.events import CallTriaged, Location, Route, ThreatLevel, UnitType, utcnow
 from dispatch_shared.outbox import Outbox
 from routing import dispatch, roster, unserved
+from routing.app import MIGRATIONS
 from routing.assignment import DEFAULT_FALLBACKS
 from routing.coverage import Duty, load_zones
 from routing.models import RoutedCall, RoutingOutbox
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from tests.factories import T0, decision
@@ -127,6 +131,40 @@ def test_no_free_team_an_escalation_and_an_override_each_give_their_reason(routi
 
 
 @pytest.mark.integration
+def test_eligibility_is_the_route_triage_first_decided_not_the_route_in_force(routing: Routing) -> None:
+    routing.add_units(
+        unit("CL-1", "clinician", PIKE_PLACE),
+        unit("CL-2", "clinician", PIKE_PLACE),
+        unit("P-1", "police", PIKE_PLACE),
+        unit("P-2", "police", PIKE_PLACE),
+    )
+    police = assigned(routing, Route.POLICE, ThreatLevel.HIGH)
+    to_clinician = routing.client.post(
+        f"/v1/calls/{police}/override",
+        json={"route": "clinician_only", "unit_id": "CL-1", "reason": "caller_history"},
+        headers=auth("console"),
+    )
+    assert to_clinician.status_code == 200, to_clinician.text
+    assert (to_clinician.json()["route"], to_clinician.json()["triaged_route"]) == (
+        "clinician_only",
+        "police",
+    )
+    eligible = assigned(routing, Route.CLINICIAN_ONLY)
+    to_police = routing.client.post(
+        f"/v1/calls/{eligible}/override",
+        json={"route": "police", "unit_id": "P-2", "reason": "officer_safety"},
+        headers=auth("console"),
+    )
+    assert to_police.status_code == 200, to_police.text
+
+    found = report(routing)
+    # The police call a dispatcher gave a clinician team was never eligible, so not "served as triaged";
+    # the clinician call sent police instead stays eligible, with its reason.
+    assert (found["eligible_calls"], found["served_as_triaged"], found["unserved_calls"]) == (1, 0, 1)
+    assert reasons(found) == {("clinician_only", "dispatcher_override"): 1}
+
+
+@pytest.mark.integration
 def test_a_zone_no_one_defined_is_refused_naming_the_field(routing: Routing) -> None:
     response = routing.client.post(
         "/v1/units", json=unit("CL-1", "clinician", PIKE_PLACE) | {"zones": ["nowhere"]}, headers=auth("ops")
@@ -217,3 +255,68 @@ def test_a_call_queued_too_long_is_recorded_once_and_a_shift_that_begins_takes_i
 
     look(shift_day.replace(hour=12))  # the team's shift has begun: the queue goes to it
     assert call_of(engine, waiting).unit_id == "CL-1"
+
+
+@pytest.mark.db
+def test_calls_routed_before_the_triaged_route_was_kept_take_their_first_recorded_route(
+    database_url: str,
+) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["version_table"] = "alembic_version_routing"
+    engine = make_engine(database_url)
+    at = T0.replace(tzinfo=None)
+    calls = {
+        "never-changed": "co_response",
+        "escalated": "police",  # clinician_only, then escalated (an unserved row says so)
+        "overridden": "clinician_only",  # police, then a dispatcher's override
+        "overridden-then-escalated": "co_response",  # police, overridden, then escalated
+    }
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0008")
+            for call_id, route in calls.items():
+                connection.execute(
+                    text(
+                        "INSERT INTO routing_calls (call_id, route, priority, status, clinician_followup, "
+                        "crisis, needs_review, ems_required, needs_interpreter, fallback_used, received_at, "
+                        "routed_at, updated_at, version, revision, staging) VALUES (:id, :route, 2, "
+                        "'assigned', false, false, false, false, false, false, :at, :at, :at, 0, 1, false)"
+                    ),
+                    {"id": call_id, "route": route, "at": at},
+                )
+            for call_id, route, minute in [
+                ("escalated", "clinician_only", 1),
+                ("overridden-then-escalated", "clinician_only", 3),
+            ]:
+                connection.execute(
+                    text(
+                        "INSERT INTO routing_unserved (call_id, route, reason, recorded_at) "
+                        "VALUES (:id, :route, 'escalated_by_safety', :at)"
+                    ),
+                    {"id": call_id, "route": route, "at": at + timedelta(minutes=minute)},
+                )
+            for call_id in ("overridden", "overridden-then-escalated"):
+                connection.execute(
+                    text(
+                        "INSERT INTO routing_overrides (call_id, overridden_at, by, reason, from_route, "
+                        "to_route) VALUES (:id, :at, 'console', 'other', 'police', 'clinician_only')"
+                    ),
+                    {"id": call_id, "at": at + timedelta(minutes=2)},
+                )
+            command.upgrade(config, "head")
+            found: dict[str, str] = dict(
+                connection.execute(text("SELECT call_id, triaged_route FROM routing_calls")).all()
+            )
+            assert found == {
+                "never-changed": "co_response",
+                "escalated": "clinician_only",
+                "overridden": "police",
+                "overridden-then-escalated": "police",
+            }
+            command.downgrade(config, "0008")
+            columns = {c["name"] for c in inspect(connection).get_columns("routing_calls")}
+            assert not columns & {"triaged_route", "overridden_route", "overridden_threat_level"}
+    finally:
+        engine.dispose()

@@ -335,6 +335,11 @@ class CallRouted(Event):
         default=None, description="The dispatcher's reason when ``reason`` is 'override'."
     )
     revision: Annotated[int, Field(ge=1)] = Field(default=1, description="The triage revision routed.")
+    staging: bool = Field(
+        default=False,
+        description="Imminent danger with a clinician team on the call: the team is told to stage at a "
+        "safe distance until police have made the scene safe.",
+    )
 
 
 class CallStatusChanged(Event):

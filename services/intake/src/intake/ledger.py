@@ -351,6 +351,7 @@ def record_routed(session: Session, event: CallRouted) -> None:
 
     A re-routing (``reason`` re_triaged, override or backup) is a step of its own with its reason
     and revision; a unit it adds stands beside the first, which stays the call's assigned unit.
+    A step that told the clinician team on the call to stage carries ``staging: true``.
     """
     details: dict[str, Any] = {
         "route": event.route,
@@ -361,6 +362,8 @@ def record_routed(session: Session, event: CallRouted) -> None:
     if event.unit:
         details["unit"] = event.unit.model_dump(mode="json")
         details["distance_km"] = event.distance_km
+    if event.staging:
+        details["staging"] = True  # the clinician team on the call was told to stage
     call = _advance(session, event.call_id, event.status, event.routed_at, details)
     # Routing of an older revision than the call's newest decision does not bring its route back.
     if precedence(event.revision, call.decided_revision, has_route=call.route is not None) != "older":

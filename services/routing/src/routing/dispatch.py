@@ -12,6 +12,9 @@ several routing instances share one database:
 A call triaged again (a higher ``CallTriaged.revision``) is re-routed by ``retriage.decide_retriage``:
 an escalation adds a unit at once (a ``routing_call_units`` row beside the primary ``unit_id``),
 or marks the call ``awaiting_route`` when none is free so the next unit freed that serves it goes.
+A dispatcher's override holds against later revisions that read no more than it overruled
+(``overridden_route`` / ``overridden_threat_level`` on the call), and frees the units escalations
+added that its route no longer needs.
 """
 
 from __future__ import annotations
@@ -63,7 +66,15 @@ from routing.override import (
     backup_route,
     decide_override,
 )
-from routing.retriage import THREAT_RANK, CallState, RetriageAction, decide_retriage
+from routing.retriage import (
+    ROUTE_RANK,
+    THREAT_RANK,
+    CallState,
+    Reading,
+    RetriageAction,
+    decide_retriage,
+    unneeded_units,
+)
 from routing.unserved import ELIGIBLE_ROUTES, UnservedReason, fallback_reason, record_unserved
 
 ANYTIME = Duty()
@@ -266,18 +277,26 @@ def _record_added_unit(
     reason: RouteReason = RouteReason.RE_TRIAGED,
     backup_reason: str | None = None,
 ) -> CallUnit:
-    """Put a claimed ``unit`` on ``call`` beside its primary, and publish both changes."""
+    """Put a claimed ``unit`` on ``call`` beside its primary, and publish both changes.
+
+    A unit an override released from this call and now sent again takes its row back (one row per
+    unit and call), with the new terms.
+    """
     distance = round(terms.distance_km, 3) if terms.distance_km is not None else None
-    added = CallUnit(
-        call_id=call.call_id,
-        unit_id=unit.unit_id,
-        unit_type=unit.type,
-        revision=call.revision,
-        distance_km=distance,
-        fallback_used=terms.fallback_used,
-        assigned_at=at,
-        backup_reason=backup_reason,
-    )
+    terms_now = {
+        "unit_type": unit.type,
+        "revision": call.revision,
+        "distance_km": distance,
+        "fallback_used": terms.fallback_used,
+        "assigned_at": at,
+        "released_at": None,
+        "backup_reason": backup_reason,
+    }
+    added = session.get(CallUnit, (call.call_id, unit.unit_id), populate_existing=True)
+    if added is None:
+        added = CallUnit.model_validate({"call_id": call.call_id, "unit_id": unit.unit_id} | terms_now)
+    else:
+        added.sqlmodel_update(terms_now)
     session.add(added)
     session.flush()
     _publish_routed(
@@ -529,6 +548,7 @@ def route_call(
             "routed_at": at,
             "updated_at": at,
             "revision": event.revision,
+            "triaged_route": event.decision.route,
         }
         | _reading(event.decision, event.location)
     )
@@ -552,7 +572,7 @@ def _publish_routed(
     distance_km: float | None = None,
     override_reason: OverrideReason | None = None,
 ) -> None:
-    """Publish ``CallRouted`` for ``call`` as it stands now (route, priority, revision).
+    """Publish ``CallRouted`` for ``call`` as it stands now (route, priority, revision, staging).
 
     ``unit``: the unit this change sent, if any; ``fallback_used``: the call's own unless given.
     """
@@ -575,6 +595,7 @@ def _publish_routed(
             reason=reason,
             override_reason=override_reason,
             revision=call.revision,
+            staging=call.staging,
         ),
     )
 
@@ -598,6 +619,14 @@ def _publish_queued(
         fallback_used=False,
         override_reason=override_reason,
     )
+
+
+def _overridden(call: RoutedCall) -> Reading | None:
+    """The reading the dispatcher overrides in force on ``call`` set aside; None when none holds."""
+    if call.overridden_route is None:
+        return None
+    threat = ThreatLevel(call.overridden_threat_level or ThreatLevel.NONE)
+    return Reading(Route(call.overridden_route), threat)
 
 
 def _update_call(session: Session, call: RoutedCall, values: dict[str, object]) -> RoutedCall:
@@ -625,7 +654,8 @@ def retriage_call(
     """Apply a new triage revision of a known call (see ``routing.retriage``); the caller holds the lock.
 
     Escalations and re-queued calls publish ``CallRouted`` with reason ``re_triaged`` and the
-    revision; a suggestion (de-escalation) or an unchanged response publishes nothing.
+    revision; a suggestion (a de-escalation, or a route an override holds against) or an unchanged
+    response publishes nothing. An escalation past an override ends its hold.
     """
     decision = event.decision
     added = units_on_call(session, call)
@@ -636,6 +666,7 @@ def retriage_call(
         revision=call.revision,
         status=CallStatus(call.status),
         unit_types=primary + tuple(UnitType(unit.unit_type) for unit in added),
+        overridden=_overridden(call),
     )
     plan = decide_retriage(
         state,
@@ -649,10 +680,10 @@ def retriage_call(
     at = utcnow()
     values: dict[str, object] = {"revision": event.revision, "updated_at": at}
     if plan.action is RetriageAction.SUGGEST:
-        # The response in force stays; the latest reading and the lesser route wait for a dispatcher.
+        # The response in force stays; the latest reading and the other route wait for a dispatcher.
         values |= {
             "decision": json.dumps(decision.model_dump(mode="json")),
-            "suggested_route": decision.route,
+            "suggested_route": plan.suggested_route,
         }
         return _update_call(session, call, values)
     if plan.action is RetriageAction.RECORD:
@@ -663,8 +694,25 @@ def retriage_call(
             "suggested_route": None,
         }
         return _update_call(session, call, values)
-    values |= _reading(decision, event.location) | {"suggested_route": None, "routed_at": at}
+    # Under a holding override the dispatcher's route stays and the revision's is only suggested;
+    # otherwise the system routes the call again and no override holds any more.
+    new_route = Route(call.route) if plan.held else decision.route
+    values |= _reading(decision, event.location) | {
+        "route": new_route,
+        "suggested_route": plan.suggested_route,
+        "routed_at": at,
+    }
+    if not plan.held:
+        values |= {"overridden_route": None, "overridden_threat_level": None}
     if plan.action is RetriageAction.REQUEUE:
+        if ROUTE_RANK[new_route] > ROUTE_RANK[Route(call.route)]:
+            record_unserved(
+                session,
+                call_id=call.call_id,
+                route=Route(call.route),
+                reason=UnservedReason.ESCALATED_BY_SAFETY,
+                at=at,
+            )
         call = _update_call(session, call, values)
         sent = assign_unit(
             session, call=call, chains=chains, outbox=outbox, at=at, reason=RouteReason.RE_TRIAGED, duty=duty
@@ -758,7 +806,11 @@ def override_call(
     Raises UnknownCall, UnknownUnit, or an ``OverrideRefused`` (see ``routing.override``). The
     override is recorded as a ``routing_overrides`` row; triage's ``decision`` on the call stays.
     A named unit becomes the primary and the previous primary is freed to take queued work; a
-    queued call re-routed without a named unit is offered to the units of its new route.
+    queued call re-routed without a named unit is offered to the units of its new route. Units that
+    escalations added and the route no longer needs (``retriage.unneeded_units``) are freed the same
+    way and listed on the row, and an escalation's wait for a unit ends; backup the field asked for
+    stays. The call remembers the reading the override set aside, so a later revision re-routes past
+    it only when it reads more; a clinician team stays staged only while the route is police.
     """
     take_dispatch_lock(session)
     call = session.get(RoutedCall, call_id, populate_existing=True)
@@ -794,10 +846,23 @@ def override_call(
         from_unit_id=call.unit_id,
         to_unit_id=named.unit_id if plan.reassign and named else call.unit_id,
     )
+    overruled = Reading(Route(call.route), ThreatLevel(call.threat_level or ThreatLevel.NONE))
+    overruled = overruled.most_severe(_overridden(call))
+    values: dict[str, object] = {
+        "route": plan.route,
+        "suggested_route": None,
+        "overridden_route": overruled.route,
+        "overridden_threat_level": overruled.threat_level,
+        "staging": call.staging and plan.route is Route.POLICE,
+        "routed_at": at,
+        "updated_at": at,
+    }
+    if call.awaiting_backup is None and (plan.reassign or call.unit_id is not None):
+        values["awaiting_route"] = None  # the primary serves the route: an escalation's wait is over
     result = session.exec(
         update(RoutedCall)
         .where(col(RoutedCall.call_id) == call_id, col(RoutedCall.version) == expected)
-        .values(route=plan.route, suggested_route=None, routed_at=at, updated_at=at, version=expected + 1)
+        .values(**values, version=expected + 1)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -868,11 +933,42 @@ def override_call(
             distance_km=call.distance_km,
             override_reason=override.reason,
         )
+    freed_units = [freed] if freed is not None else []
+    released = _release_unneeded(session, call=call, route=plan.route, chains=chains, outbox=outbox, at=at)
+    if released:
+        record.released_unit_ids = json.dumps([unit_id for unit_id, _ in released])
+        freed_units += [unit for _, unit in released if unit is not None]
     session.add(record)
     session.flush()
-    if freed is not None:
-        take_next_call(session, unit=freed, chains=chains, outbox=outbox, at=at, duty=duty)
+    for unit in freed_units:  # once all are free, so each sees the others' calls taken
+        take_next_call(session, unit=unit, chains=chains, outbox=outbox, at=at, duty=duty)
     return call
+
+
+def _release_unneeded(
+    session: Session, *, call: RoutedCall, route: Route, chains: FallbackChains, outbox: Outbox, at: datetime
+) -> list[tuple[str, RoutingUnit | None]]:
+    """Free the units escalations added to ``call`` that ``route`` no longer needs (``release_unit``).
+
+    Returns (unit id, the unit freed, or None when it had already left the call) in the order sent;
+    each unit's ``routing_call_units`` row is marked released. Backup units are not considered.
+    """
+    by_escalation = [unit for unit in units_on_call(session, call) if unit.backup_reason is None]
+    primary = UnitType(call.unit_type) if call.unit_id and call.unit_type else None
+    unneeded = set(
+        unneeded_units(
+            route, primary, [(unit.unit_id, UnitType(unit.unit_type)) for unit in by_escalation], chains
+        )
+    )
+    released: list[tuple[str, RoutingUnit | None]] = []
+    for added in by_escalation:
+        if added.unit_id not in unneeded:
+            continue
+        added.released_at = at
+        session.add(added)
+        freed = release_unit(session, call_id=call.call_id, unit_id=added.unit_id, outbox=outbox, at=at)
+        released.append((added.unit_id, freed))
+    return released
 
 
 def request_backup(

@@ -21,6 +21,7 @@ class RoutedCall(SQLModel, table=True):
     unit (the first sent); units added when a new triage revision escalated the call are rows of
     ``routing_call_units``. ``route``, ``threat_level`` and ``priority`` are the response in force;
     ``decision`` is triage's latest reading, which may suggest less (``suggested_route``).
+    ``triaged_route`` is the route triage first decided, kept whatever changes the route later.
     """
 
     __tablename__ = "routing_calls"
@@ -49,6 +50,19 @@ class RoutedCall(SQLModel, table=True):
     unit_type: str | None = Field(default=None, max_length=20)
     fallback_used: bool = False
     distance_km: float | None = None
+    triaged_route: str = Field(
+        max_length=20,
+        description="The route of triage's first decision routing applied; no revision or override "
+        "changes it. Eligibility for a clinician team is judged by it (routing.unserved).",
+    )
+    overridden_route: str | None = Field(
+        default=None,
+        max_length=20,
+        description="With ``overridden_threat_level``: the most severe reading the dispatcher overrides "
+        "in force set aside. A later revision re-routes past the override only when it reads more "
+        "(routing.retriage); null when no override holds the route.",
+    )
+    overridden_threat_level: str | None = Field(default=None, max_length=20)
     disposition: str | None = Field(default=None, max_length=40)
     use_of_force: bool | None = None
     notes: str | None = Field(default=None, sa_type=Text)
@@ -65,7 +79,8 @@ class RoutedCall(SQLModel, table=True):
     suggested_route: str | None = Field(
         default=None,
         max_length=20,
-        description="A lesser route a later revision suggested for a call with units; never applied alone.",
+        description="A route a later revision suggested and a dispatcher has to accept: a lesser one on a "
+        "call with units, or one an override in force holds against; never applied alone.",
     )
     staging: bool = Field(
         default=False,
@@ -134,6 +149,12 @@ class CallOverride(SQLModel, table=True):
     to_route: str = Field(max_length=20)
     from_unit_id: str | None = Field(default=None, max_length=64)
     to_unit_id: str | None = Field(default=None, max_length=64)
+    released_unit_ids: str | None = Field(
+        default=None,
+        sa_type=Text,
+        description="JSON list of the units escalations had added that the override's route no longer "
+        "needed, freed by it; null: none.",
+    )
 
 
 class RoutingUnit(SQLModel, table=True):

@@ -83,11 +83,13 @@ _CALL_UNIT_EXAMPLE: dict[str, JsonValue] = {
     "fallback_used": False,
     "backup_reason": None,
     "revision": None,
+    "released_at": None,
 }
 _CALL_EXAMPLE: dict[str, JsonValue] = {
     "call_id": "3f2c1e4a-8b7d-4c1e-9f3a-2b6d8e0c5a71",
     "status": "en_route",
     "route": "co_response",
+    "triaged_route": "co_response",
     "priority": 2,
     "threat_level": "elevated",
     "crisis": True,
@@ -377,6 +379,7 @@ class OverrideView(BaseModel):
                     "to_route": "clinician_only",
                     "from_unit_id": "CR-3",
                     "to_unit_id": "CL-12",
+                    "released_unit_ids": ["P-7"],
                 }
             ]
         }
@@ -390,10 +393,17 @@ class OverrideView(BaseModel):
     to_route: Route = Field(description="The route after it.")
     from_unit_id: str | None = Field(description="The primary unit before, if any.")
     to_unit_id: str | None = Field(description="The primary unit after, if any.")
+    released_unit_ids: list[str] = Field(
+        default_factory=list,
+        description="Units escalations had added that the new route no longer needed, freed by the override.",
+    )
 
     @classmethod
     def of(cls, record: CallOverride) -> OverrideView:
-        return cls.model_validate(record, from_attributes=True)
+        released = json.loads(record.released_unit_ids) if record.released_unit_ids else []
+        return cls.model_validate(
+            record.model_dump(exclude={"released_unit_ids"}) | {"released_unit_ids": released}
+        )
 
 
 class CallUnitView(BaseModel):
@@ -413,6 +423,11 @@ class CallUnitView(BaseModel):
     revision: int | None = Field(
         default=None, description="The call's triage revision when the unit was added; None for the primary."
     )
+    released_at: datetime | None = Field(
+        default=None,
+        description="When an added unit left the call before it closed (an override's route no longer "
+        "needed it) or as it closed; None while on the call, and for the primary.",
+    )
 
 
 class CallView(BaseModel):
@@ -425,6 +440,9 @@ class CallView(BaseModel):
         description="queued, assigned, en_route, on_scene, resolved or cancelled (routing's statuses)."
     )
     route: Route = Field(description="The route in force: clinician_only, co_response or police.")
+    triaged_route: Route = Field(
+        description="The route triage first decided, whatever revisions and overrides made of it since."
+    )
     priority: int = Field(description="1 (most urgent) to 4.")
     threat_level: ThreatLevel | None = Field(description="none, elevated, high or imminent, as triaged.")
     crisis: bool = Field(description="A behavioral crisis fired (triage's crisis).")
@@ -445,7 +463,8 @@ class CallView(BaseModel):
     )
     revision: int = Field(description="The triage revision applied (1 for the first decision).")
     suggested_route: Route | None = Field(
-        description="A lesser route a later revision suggests; routing never takes units off a call alone."
+        description="A route a later revision suggests for a dispatcher to accept: a lesser one (routing "
+        "never takes units off a call alone), or one no more severe than what an override set aside."
     )
     staging: bool = Field(
         description="The threat turned imminent with a clinician team on the call: the team stages at a "
@@ -507,6 +526,7 @@ class CallView(BaseModel):
                 fallback_used=unit.fallback_used,
                 backup_reason=unit.backup_reason,
                 revision=unit.revision,
+                released_at=unit.released_at,
             )
             for unit in added
         ]
@@ -514,6 +534,7 @@ class CallView(BaseModel):
             call_id=call.call_id,
             status=CallStatus(call.status),
             route=Route(call.route),
+            triaged_route=Route(call.triaged_route),
             priority=call.priority,
             threat_level=ThreatLevel(call.threat_level) if call.threat_level else None,
             crisis=call.crisis,

@@ -13,8 +13,10 @@ got no team, with the reasons untracked. routing records a reason the moment it 
 * ``dispatcher_override``: a dispatcher changed its route or sent another type of unit.
 
 A call has at most one row per reason. Eligible calls are those received in the window whose
-route is clinician_only or co_response now, or that have a row here (their route was, before an
-escalation or override changed it).
+route as triage first decided it (``routing_calls.triaged_route``) is clinician_only or
+co_response, whatever a later revision or a dispatcher made of it: a police call a dispatcher
+sent to a clinician team was never eligible, and an eligible call escalated or overridden away
+stays eligible (and unserved, with its reason).
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def record_unserved(
 
 @dataclass(frozen=True)
 class EligibleCall:
-    """One eligible call in the window: its route as triaged and the reasons recorded for it."""
+    """One eligible call in the window: its route as triage first decided and the reasons recorded."""
 
     route: Route
     reasons: frozenset[UnservedReason]
@@ -168,23 +170,23 @@ def summarize_unserved(calls: Iterable[EligibleCall], *, since: datetime, until:
 
 
 def eligible_calls(session: Session, *, since: datetime, until: datetime) -> list[EligibleCall]:
-    """Eligible calls received in [since, until), each with its recorded reasons."""
-    in_window = (col(RoutedCall.received_at) >= since, col(RoutedCall.received_at) < until)
-    recorded: dict[str, tuple[Route, set[UnservedReason]]] = {}
+    """Eligible calls received in [since, until), each with its recorded reasons.
+
+    Eligible: triage's first route (``triaged_route``) is in ``ELIGIBLE_ROUTES``; the call's route
+    now does not matter. Two queries whatever the number of calls.
+    """
+    eligible_in_window = (
+        col(RoutedCall.received_at) >= since,
+        col(RoutedCall.received_at) < until,
+        col(RoutedCall.triaged_route).in_(list(ELIGIBLE_ROUTES)),
+    )
+    reasons: dict[str, set[UnservedReason]] = {}
     rows = session.exec(
-        select(UnservedCall.call_id, UnservedCall.route, UnservedCall.reason)
+        select(UnservedCall.call_id, UnservedCall.reason)
         .join(RoutedCall, col(RoutedCall.call_id) == col(UnservedCall.call_id))
-        .where(*in_window)
-        .order_by(col(UnservedCall.id))
+        .where(*eligible_in_window)
     )
-    for call_id, route, reason in rows:
-        recorded.setdefault(call_id, (Route(route), set()))[1].add(UnservedReason(reason))
-    current = session.exec(
-        select(RoutedCall.call_id, RoutedCall.route).where(
-            *in_window, col(RoutedCall.route).in_(list(ELIGIBLE_ROUTES))
-        )
-    )
-    eligible = {call_id: EligibleCall(Route(route), frozenset()) for call_id, route in current}
-    for call_id, (route, reasons) in recorded.items():
-        eligible[call_id] = EligibleCall(route, frozenset(reasons))  # the route it had when recorded
-    return list(eligible.values())
+    for call_id, reason in rows:
+        reasons.setdefault(call_id, set()).add(UnservedReason(reason))
+    calls = session.exec(select(RoutedCall.call_id, RoutedCall.triaged_route).where(*eligible_in_window))
+    return [EligibleCall(Route(route), frozenset(reasons.get(call_id, ()))) for call_id, route in calls]
