@@ -58,7 +58,7 @@ from routing.assignment import (
 from routing.coverage import Duty
 from routing.language import language_code, needs_interpreter
 from routing.lifecycle import CLOSED
-from routing.models import CallOverride, CallUnit, DispatchLock, RoutedCall, RoutingUnit
+from routing.models import CallOverride, CallUnit, DispatchLock, RoutedCall, RoutingUnit, json_list
 from routing.override import (
     OverrideState,
     StaleOverride,
@@ -143,8 +143,7 @@ def publish_unit(session: Session, *, unit: RoutingUnit, outbox: Outbox, at: dat
 
 
 def _as_available(unit: RoutingUnit, duty: Duty = ANYTIME) -> AvailableUnit:
-    hours = json.loads(unit.service_hours) if unit.service_hours else None
-    zones = json.loads(unit.zones) if unit.zones else None
+    hours, zones = json_list(unit.service_hours), json_list(unit.zones)
     return AvailableUnit(
         unit_id=unit.unit_id,
         type=UnitType(unit.type),

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,7 +39,7 @@ from sqlmodel import col, select
 
 from routing.coverage import Duty
 from routing.insights import REFERRAL_DISPOSITIONS
-from routing.models import RoutedCall, RoutingUnit
+from routing.models import RoutedCall, RoutingUnit, json_list
 
 __all__ = [
     "CALLS_RESOLVED",
@@ -147,15 +146,10 @@ def read_state(session: ModelSession, duty: Duty) -> StateSnapshot:
             col(RoutingUnit.status) == UnitStatus.AVAILABLE
         )
     ).all():
-        coverage = duty.coverage(UnitType(unit_type), _listed(hours), _listed(zones))
+        coverage = duty.coverage(UnitType(unit_type), json_list(hours), json_list(zones))
         if duty.excludes(coverage, at=taken_at, lat=None, lon=None) is None:
             free[unit_type] += 1
     return StateSnapshot(taken_at=taken_at, queued=queued, oldest_queued=oldest, units=units, free=free)
-
-
-def _listed(column: str | None) -> list[str] | None:
-    """A unit's JSON list column (service hours, zones); None where it has none of its own."""
-    return json.loads(column) if column else None
 
 
 def _aware(value: Any) -> datetime:

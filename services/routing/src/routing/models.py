@@ -3,6 +3,7 @@ outbox and inbox of its events."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from dispatch_shared.consumer import ProcessedEventRecord
@@ -184,6 +185,11 @@ class RoutingUnit(SQLModel, table=True):
     available_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     version: int = 0
+
+
+def json_list(column: str | None) -> list[str] | None:
+    """A unit's JSON list column (``service_hours``, ``zones``) decoded; None where null (its type's)."""
+    return json.loads(column) if column else None
 
 
 class UnservedCall(SQLModel, table=True):

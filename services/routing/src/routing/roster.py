@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from routing.assignment import FallbackChains
 from routing.coverage import Duty
 from routing.dispatch import ANYTIME, publish_unit, take_dispatch_lock, take_next_call
-from routing.models import RoutingUnit
+from routing.models import RoutingUnit, json_list
 
 __all__ = [
     "ROSTER_STATUSES",
@@ -206,8 +206,8 @@ def set_unit_status(
         lat=lat if lat is not None else unit.lat,
         lon=lon if lon is not None else unit.lon,
         status=status,
-        service_hours=json.loads(unit.service_hours) if unit.service_hours else None,
-        zones=json.loads(unit.zones) if unit.zones else None,
+        service_hours=json_list(unit.service_hours),
+        zones=json_list(unit.zones),
     )
     unit, changed = _apply(session, change)
     if changed:

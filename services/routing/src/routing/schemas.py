@@ -40,7 +40,7 @@ from pydantic import (
 from routing.coverage import parse_window
 from routing.insights import RepeatLocation, RouteChange, RouteOutcomes, route_changes
 from routing.lifecycle import allowed_after
-from routing.models import CallOverride, CallUnit, RoutedCall, RoutingUnit
+from routing.models import CallOverride, CallUnit, RoutedCall, RoutingUnit, json_list
 
 UnitId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
@@ -218,10 +218,7 @@ class UnitView(BaseModel):
 
     @classmethod
     def of(cls, unit: RoutingUnit) -> UnitView:
-        own = {
-            "service_hours": json.loads(unit.service_hours) if unit.service_hours else None,
-            "zones": json.loads(unit.zones) if unit.zones else None,
-        }
+        own = {"service_hours": json_list(unit.service_hours), "zones": json_list(unit.zones)}
         return cls.model_validate(unit.model_dump() | own)
 
 
