@@ -5,6 +5,7 @@ Spanish and Spanglish calls), the route confusion matrix, field accuracies, unsa
 under-escalations and over-policing, then one table of the sets side by side; counterfactual
 invariance per language (the English and the Spanish fairness templates, and labelled calls with
 a descriptor inserted), with one line per language of calls, unsafe errors and invariance;
+lines in languages the policy does not cover, with the share held for review per language;
 five-city call-type recognition; for each real
 unlabelled source (Seattle CAD records, five-city call types, real 911 first sentences) how often
 nothing fires, how often the call type alone decides and the words standing in what fired
@@ -15,9 +16,10 @@ Reads the repository's copies in ``tests/data``; ``--data-dir DIR`` reads a data
 as ``dev/``, ``field/`` and ``real/`` instead (``dev/calls.jsonl``, ``dev/calls_es.jsonl``,
 ``dev/fairness.jsonl``,
 ``field/calls.jsonl``, ``real/calltypes/*.csv``, ``real/narratives/911-first-utterances.csv``);
-the Spanish fairness templates and the unseen Spanish calls were written for this repository, so
-they are always read from ``tests/data``. The unseen Spanish calls are held out: their accuracy
-is reported, and only an unsafe under-escalation among them fails the run.
+the Spanish fairness templates, the unseen Spanish calls and the uncovered-language lines were
+written for this repository, so they are always read from ``tests/data``. The unseen Spanish
+calls are held out: their accuracy is reported, and only an unsafe under-escalation among them
+fails the run. Every uncovered-language line must be held for review.
 A real source whose file is absent is skipped with a note: the 911 first sentences state no
 licence, so they are read only from a ``--data-dir`` folder.
 """
@@ -36,7 +38,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from dispatch_shared.events import Route, TriageDecision
+from dispatch_shared.events import LANGUAGE_NOT_COVERED_RULE, Route, TriageDecision
 from triage.policy import Policy, PolicyStore, classify
 from triage.policy import invariance_signature as signature
 
@@ -119,6 +121,7 @@ class DataPaths:
     field_calls: Path
     fairness: Path
     fairness_es: Path
+    uncovered: Path
     vera: Path
     seattle: Path
     utterances: Path
@@ -135,6 +138,7 @@ def data_paths(folder: Path | None) -> DataPaths:
             field_calls=data / "field_calls.jsonl",
             fairness=data / "fairness.jsonl",
             fairness_es=data / "fairness_es.jsonl",
+            uncovered=data / "uncovered_language.jsonl",
             vera=data / "vera-calltypes.csv",
             seattle=data / "seattle-calls-sample.csv",
             utterances=data / "911-first-utterances.csv",  # never copied in: no licence stated
@@ -146,6 +150,7 @@ def data_paths(folder: Path | None) -> DataPaths:
         field_calls=folder / "field/calls.jsonl",
         fairness=folder / "dev/fairness.jsonl",
         fairness_es=data / "fairness_es.jsonl",
+        uncovered=data / "uncovered_language.jsonl",  # written for this repository: no other copy
         vera=folder / "real/calltypes/vera-calltypes.csv",
         seattle=folder / "real/calltypes/seattle-calls-sample.csv",
         utterances=folder / "real/narratives/911-first-utterances.csv",
@@ -415,6 +420,35 @@ def print_per_language(scores: dict[str, Score], fairness: dict[str, Fairness]) 
         )
         print("  " + "".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
     print()
+
+
+def held_for_language(decision: TriageDecision) -> bool:
+    """Whether triage held the call because it could not read its language: reviewed, rule R0."""
+    return decision.needs_review and decision.rule == LANGUAGE_NOT_COVERED_RULE
+
+
+def report_uncovered(path: Path, policy: Policy, failures: list[str]) -> None:
+    """Lines in languages the policy does not cover (``{"id", "language", "narrative"}``, the
+    language they are written in): per language, how many were held for review. Target: all."""
+    held: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    missed: list[str] = []
+    for line in read_jsonl(path):
+        calls[line["language"]] += 1
+        decision = classify(line["narrative"], line.get("call_type"), policy=policy)
+        if held_for_language(decision):
+            held[line["language"]] += 1
+        else:
+            missed.append(f"{line['id']} ({line['language']}): {decision.rule}")
+    total, total_held = sum(calls.values()), sum(held.values())
+    print(f"Uncovered languages ({path}): held for review (needs_review, {LANGUAGE_NOT_COVERED_RULE})")
+    print("  " + "".join(h.ljust(w) for h, w in zip(("lang", "calls", "held"), (6, 7, 8), strict=True)))
+    for language in sorted(calls):
+        share = f"{percent(held[language], calls[language]):.0f}%"
+        print("  " + language.ljust(6) + str(calls[language]).ljust(7) + share)
+    print(f"  all: {percent(total_held, total):.1f}% held ({total_held}/{total}) {missed or ''}\n")
+    if missed:
+        failures.append(f"uncovered languages: {len(missed)} of {total} lines not held for review")
 
 
 def evaluate_call_types(path: Path, policy: Policy) -> dict[str, Any]:
@@ -702,6 +736,7 @@ def main(argv: list[str] | None = None) -> int:
     scores = report_labelled(labelled_sets(paths), policy, failures)
     fairness = report_fairness(paths, policy, failures)
     print_per_language(scores, fairness)
+    report_uncovered(paths.uncovered, policy, failures)
     report_call_type_categories(paths.vera, policy, failures)
     report_real_sources(real_sources(paths), policy, failures)
 

@@ -316,7 +316,12 @@ def test_the_console_page_is_served_with_a_strict_policy(client: TestClient) -> 
     ("reading", "shown"),
     [
         ({"language": "es"}, ("es", False)),
-        ({"language": "en"}, ("en", False)),
+        ({"language": "en", "readable_share": 1.0, "needs_review": False}, ("en", False)),
+        # Read, but a third of it in words triage could not read: decided on the rest and held.
+        ({"language": "en", "readable_share": 0.65, "needs_review": True}, ("en", True)),
+        # Partly unread but not held by triage (one stray word), or held with every word read: no flag.
+        ({"language": "en", "readable_share": 0.65, "needs_review": False}, ("en", False)),
+        ({"language": "en", "readable_share": 1.0, "needs_review": True}, ("en", False)),
         ({"language": "und"}, ("und", False)),  # e.g. no narrative: nothing to interpret
         # Triage read it (a covered language carried the call): its verdict, not a list here, decides.
         ({"language": "fr"}, ("fr", False)),

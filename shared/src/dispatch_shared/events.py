@@ -163,6 +163,15 @@ class Indicator(BaseModel):
     )
 
 
+LANGUAGE_NOT_COVERED_RULE = "R0_language_not_covered"
+"""``TriageDecision.rule`` for a narrative in a language the policy does not cover: it is not read,
+the decision rests on the call type and the call is held for review (docs/triage-policy.md)."""
+
+PARTLY_READ_SHARE = 0.8
+"""Below this ``TriageDecision.readable_share`` (0 to 1), a narrative read only in part is decided
+on what was read and held for review: the unread part (another language, symbols) may say more."""
+
+
 class TriageDecision(BaseModel):
     """The explained decision record of the triage policy (docs/triage-policy.md)."""
 

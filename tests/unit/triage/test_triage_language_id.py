@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -9,63 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from triage.policy.language import MAX_CHARS, LanguageReading, identify
 
-UNCOVERED = {
-    "vi": [
-        "Có một người đàn ông đang đe dọa hàng xóm bằng dao",
-        "Mẹ tôi bị ngã trong phòng tắm và không thể đứng dậy được",
-        "Con trai tôi nói nó muốn tự tử, nó đang đứng trên mái nhà",
-        "CÓ NGƯỜI ĐÀN ÔNG CẦM DAO TRƯỚC NHÀ TÔI",
-    ],
-    "tl": [
-        "May lalaking may hawak na kutsilyo sa labas ng bahay namin",
-        "Tulungan niyo po kami, hindi humihinga ang lola ko",
-        "Nagwawala ang kapatid ko at sinisira niya ang mga gamit sa kusina",
-        "MAY LALAKING MAY BARIL SA LABAS NG BAHAY",
-    ],
-    "ru": [
-        "Мой сосед угрожает мне ножом, пожалуйста, приезжайте быстрее",
-        "Мужчина лежит на улице без сознания и не дышит",
-        "Мой сын говорит, что хочет покончить с собой",
-    ],
-    "ar": [
-        "يوجد رجل يحمل سكينا أمام المتجر ويصرخ على الناس",
-        "أمي سقطت في المطبخ ولا تستطيع التنفس",
-        "أخي يسمع أصواتا ويقول إن أحدا يراقبه",
-    ],
-    # Haitian Creole: lingua has no model for it; recognised by its common words.
-    "ht": [
-        "Gen yon nonm ki gen yon kouto devan kay mwen an, tanpri vin vit",
-        "Manman mwen tonbe nan twalèt la epi li pa ka leve",
-        "Pitit gason mwen di li vle touye tèt li",
-        "GEN YON NONM KI GEN YON KOUTO DEVAN KAY MWEN",
-    ],
-    "so": [
-        "Nin ayaa mindi ku hanjabaya dadka dukaanka hortiisa",
-        "Hooyaday way dhacday mana neefsanayso, fadlan naga caawi",
-        "Walaalkay wuxuu leeyahay qof ayaa daba socda oo doonaya inuu dilo",
-        "Ambulansi ayaan u baahanahay, aabbahay wadnaha ayaa xanuunaya",
-    ],
-    "ko": [
-        "옆집 남자가 칼을 들고 소리를 지르고 있어요",
-        "할머니가 쓰러지셨는데 숨을 안 쉬세요",
-        "제 동생이 죽고 싶다고 하면서 옥상에 올라갔어요",
-    ],
-    "pt": [
-        "Tem um homem com uma faca ameaçando os vizinhos na rua",
-        "Minha mãe caiu na cozinha e não consegue se levantar",
-        "Meu irmão está ouvindo vozes e diz que alguém quer matá-lo",
-        "Meu filho tomou muitos comprimidos e não acorda",
-    ],
-    "fr": [
-        "Un homme armé d'un couteau menace les gens devant le magasin",
-        "Ma mère est tombée et elle ne respire plus",
-    ],
-    "zh": ["我的邻居拿着刀在走廊里大喊大叫", "我爸爸突然晕倒了，现在没有呼吸"],
-    "ja": ["隣の人が包丁を持って叫んでいます", "父が倒れて息をしていません"],
-    "uk": ["Мій сусід погрожує мені ножем", "Поліція, швидко! Тут бійка біля магазину"],
-    "fa": ["همسایه من با چاقو مرا تهدید می کند", "مادرم زمین خورده و نفس نمی کشد"],
-    "hi": ["मेरे पड़ोसी के पास चाकू है और वह चिल्ला रहा है", "मेरे पिताजी बेहोश हो गए हैं"],
-}
+from tests.unit.triage.helpers import read_jsonl
+
+# Lines in languages the policy does not cover (``tests/data/uncovered_language.jsonl``), by the
+# language they are written in. Those only the wide check catches (Latin-script languages that are
+# not candidates) need the policy's words and are tested with the engine.
+UNCOVERED: dict[str, list[str]] = {}
+for _line in read_jsonl("uncovered_language.jsonl"):
+    if _line["detector"] != "wide":
+        UNCOVERED.setdefault(_line["language"], []).append(_line["narrative"])
 
 ENGLISH_CAD = [
     "RP ADV SUBJ W/ KNIFE",
@@ -312,3 +267,48 @@ def test_the_policys_words_settle_what_the_candidates_misread() -> None:
     assert not identify(spanish).covered  # the candidates alone take it for Tagalog
     assert identify(spanish, COVERED, known) == LanguageReading("es", True, 1.0)
     assert identify("RP ADV SUBJ W/ KNIFE IFO RES", COVERED, known) == LanguageReading("en", True, 1.0)
+
+
+# Run before anything is imported: every way out to the network raises, and each try is counted.
+_OFFLINE_PRELUDE = """
+import socket
+
+attempts = []
+
+def refuse(*args, **kwargs):
+    attempts.append(args)
+    raise OSError("network disabled for this test")
+
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.socket.sendto = refuse
+socket.create_connection = refuse
+socket.getaddrinfo = refuse
+try:
+    socket.create_connection(("example.org", 80), timeout=1)
+except OSError:
+    print("blocked")
+
+from triage.policy.language import identify, load
+
+load()
+print(identify("Mi hermano está escuchando voces y dice que se quiere morir").language)
+print(identify("Мужчина лежит на улице без сознания и не дышит").language)
+print(len(attempts))
+"""
+
+
+def test_the_models_load_and_read_with_no_network() -> None:
+    started = time.monotonic()
+    done = subprocess.run(  # noqa: S603 - this interpreter on a fixed script
+        [sys.executable, "-c", _OFFLINE_PRELUDE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr[-2000:]
+    # The guard refused its own probe (one attempt) and nothing else tried to connect.
+    assert done.stdout.split() == ["blocked", "es", "ru", "1"]
+    assert elapsed < 30, f"loading the models offline took {elapsed:.1f} s"

@@ -5,17 +5,14 @@ from __future__ import annotations
 import pytest
 from triage.policy import classify
 
-UNCOVERED = [
-    ("vi", "Có một người đàn ông đang đe dọa hàng xóm bằng dao"),
-    ("vi", "Anh trai tôi nói rằng anh ấy muốn chết"),
-    ("tl", "May lalaki na nagbabanta sa kapitbahay gamit ang kutsilyo"),
-    ("ru", "Мой сосед угрожает мне ножом"),
-    ("ar", "جاري يهددني بسكين"),
-    ("ht", "Mwen bezwen èd tanpri, frè mwen gen yon kouto li menase nou"),
-    ("so", "Walaalkay wuxuu leeyahay waxaan rabaa inaan dhinto, fadlan naga caawiya"),
-    ("ko", "이웃이 칼로 나를 위협하고 있어요"),
-    ("pt", "Meu irmão está ouvindo vozes e diz que quer morrer, ele está com uma faca"),
-]
+from tests.unit.triage.helpers import read_jsonl
+
+# Lines in languages the policy does not cover (``tests/data/uncovered_language.jsonl``, also
+# read by ``make eval``): ``language`` is what each is written in, ``detector`` what must catch it:
+# lingua's candidates (which name it), Haitian Creole's own word list, or the wide check for
+# Latin-script languages the candidates were not built for.
+LINES = read_jsonl("uncovered_language.jsonl")
+UNCOVERED = [(line["language"], line["narrative"]) for line in LINES if line["detector"] != "wide"]
 
 
 @pytest.mark.parametrize(("language", "narrative"), UNCOVERED)
@@ -91,20 +88,7 @@ def test_a_fully_read_narrative_is_not_held_for_language(narrative: str) -> None
 
 # Latin-script languages lingua's candidates do not include: the candidates read them as English
 # or Spanish, so the policy's own vocabulary and the wide detector must catch them.
-NOT_A_CANDIDATE = [
-    "Mein Nachbar bedroht mich mit einem Messer",
-    "Mein Vater ist umgefallen und atmet nicht mehr",
-    "Hilfe, mein Sohn will sich umbringen",
-    "Mio fratello vuole uccidersi, ha un coltello",
-    "C'è un uomo con una pistola davanti al negozio",
-    "aiuto mio padre non respira",
-    "Mój sąsiad grozi mi nożem",
-    "Mój ojciec upadł i nie oddycha",
-    "Mijn buurman bedreigt me met een mes",
-    "Mijn vader is gevallen en ademt niet",
-    "moi sosed ugrozhaet mne nozhom",
-    "moi muzh menya b'yot",
-]
+NOT_A_CANDIDATE = [line["narrative"] for line in LINES if line["detector"] == "wide"]
 
 
 @pytest.mark.parametrize("narrative", NOT_A_CANDIDATE)

@@ -7,16 +7,9 @@ second look before anyone acts on their words.
 
 from __future__ import annotations
 
-from dispatch_shared.events import TriageDecision
+from dispatch_shared.events import LANGUAGE_NOT_COVERED_RULE, PARTLY_READ_SHARE, TriageDecision
 
-__all__ = ["LANGUAGE_NOT_COVERED_RULE", "language_code", "needs_interpreter"]
-
-LANGUAGE_NOT_COVERED_RULE = "R0_language_not_covered"
-"""Triage's rule for a narrative its policy could not read: decided on the call type, held for review.
-
-Which languages are covered is the triage policy's to say (its language packs); routing only
-reads the verdict, so the two can never disagree.
-"""
+__all__ = ["language_code", "needs_interpreter"]
 
 
 def language_code(decision: TriageDecision) -> str | None:
@@ -29,6 +22,13 @@ def language_code(decision: TriageDecision) -> str | None:
 
 
 def needs_interpreter(decision: TriageDecision) -> bool:
-    """Whether the call's words must be read through an interpreter (or reviewed) before acting:
-    triage could not read the narrative (rule ``R0_language_not_covered``)."""
-    return decision.rule == LANGUAGE_NOT_COVERED_RULE
+    """Whether the call's words must be read through an interpreter (or reviewed) before acting.
+
+    True when triage could not read the narrative (rule ``R0_language_not_covered``), or read
+    only part of it and held the call for that reason: ``readable_share`` (0 to 1) below
+    ``PARTLY_READ_SHARE`` with ``needs_review`` set. A call held for review with all of its words
+    read is not flagged: an interpreter would not help.
+    """
+    if decision.rule == LANGUAGE_NOT_COVERED_RULE:
+        return True
+    return decision.needs_review and decision.readable_share < PARTLY_READ_SHARE

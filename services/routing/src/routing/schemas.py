@@ -451,7 +451,7 @@ class CallView(BaseModel):
     )
     needs_interpreter: bool = Field(
         description="The narrative needs an interpreter or review: triage could not read it "
-        "(rule R0_language_not_covered)."
+        "(rule R0_language_not_covered), or read less than 0.8 of it and held the call."
     )
     location: Location | None = Field(description="Where the call is; null if unknown.")
     unit: AssignedUnit | None = Field(description="The primary unit: the first sent.")

@@ -14,7 +14,15 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TypedDict
 
-from dispatch_shared.events import Indicator, IndicatorFamily, Route, ThreatLevel, TriageDecision
+from dispatch_shared.events import (
+    LANGUAGE_NOT_COVERED_RULE,
+    PARTLY_READ_SHARE,
+    Indicator,
+    IndicatorFamily,
+    Route,
+    ThreatLevel,
+    TriageDecision,
+)
 from dispatch_shared.text import clean_text
 
 from triage.policy.language import LanguageReading, identify
@@ -403,7 +411,7 @@ def _held_for_language(outcome: Outcome, reading: LanguageReading) -> Outcome:
             **outcome,
             "needs_review": True,
             "priority": min(outcome["priority"], _UNREAD_PRIORITY),
-            "rule": "R0_language_not_covered",
+            "rule": LANGUAGE_NOT_COVERED_RULE,
             "explanation": (
                 f"Narrative reads as {language}, which this policy does not cover "
                 f"({reading.readable_share:.0%} readable): held for review by an interpreter. {basis}"
@@ -412,16 +420,15 @@ def _held_for_language(outcome: Outcome, reading: LanguageReading) -> Outcome:
     )
 
 
-# A narrative read, but with this much of it in words the policy cannot read (another language,
-# symbols), is decided on what was read and held for review: the unread part may say more.
-_PARTLY_READ = 0.8
+# A narrative read, but with less than PARTLY_READ_SHARE of it in words the policy can read, and
+# at least this many words unread, is decided on what was read and held for review.
 _UNREAD_WORDS = 2
 
 
 def _partly_unread(reading: LanguageReading, text: str) -> bool:
     """Readable overall, yet with at least ``_UNREAD_WORDS`` words and a fifth of it unread."""
     unread_words = (1 - reading.readable_share) * len(text.split())
-    return reading.readable_share < _PARTLY_READ and unread_words >= _UNREAD_WORDS
+    return reading.readable_share < PARTLY_READ_SHARE and unread_words >= _UNREAD_WORDS
 
 
 def _partly_read(outcome: Outcome, reading: LanguageReading) -> Outcome:
