@@ -5,8 +5,9 @@ The page runs under its strict Content-Security-Policy, and the browser's consol
 check nothing was refused; the stream is opened with a token, and the key never enters a URL.
 
 Drives Debian's chromium through chromium-driver (``deploy/local/browser.sh`` installs both) against
-routing running as a real process on the real broker. The call reaches routing the way every call
-does, as a ``CallTriaged`` event on Kafka.
+routing running as a real process on the real broker. Most tests hand routing their own triage
+revisions as ``CallTriaged`` events on Kafka; the last runs the three services and lets intake and
+triage decide: a call posted, a note that escalates it, and a dispatcher's override back.
 """
 
 import asyncio
@@ -41,11 +42,16 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.e2e.conftest import Stack
+from tests.e2e.test_call_changes_flow import FIRST, NOTE, post_call, routing_until, units
+from tests.e2e.test_call_updates import ledger_until
 from tests.factories import decision
 from tests.stack import API_KEYS, TEST_KEYS, ServiceProcess, auth
 
 pytestmark = pytest.mark.browser
 
+# How the console names a unit type (its LABELS), for the text a card shows.
+LABEL = {"co_response": "Co-response", "police": "Police"}
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WAIT_SECONDS = 20
@@ -446,12 +452,17 @@ async def test_a_dispatcher_sees_why_a_call_changed_and_overrides_it(
     wait_for(
         browser,
         lambda d: (
-            "override: Co-response → Clinician only (dispatcher_judgment) by console"
+            "override: Co-response → Clinician only, CO-9 released (dispatcher_judgment) by console"
             in text_of(d, f"{card} [data-field=revisions]")
         ),
         "the accepted suggestion among the card's changes",
     )
     assert not shown(browser, f"{card} [data-field=suggested]")
+    # The co-response team the override freed is shown as gone, not as on the call.
+    released = browser.find_element(By.CSS_SELECTOR, f"{card} [data-field=unit] [data-released=CO-9]")
+    assert released.text.startswith("CO-9 (Co-response) released ")
+    assert released.value_of_css_property("text-decoration-line") == "line-through"
+    assert text_of(browser, f"{card} [data-field=unit]").startswith("Unit: CL-9 (Clinician)")
 
     # The override form: police with the clinician kept as primary is refused, in the server's words.
     click(browser, f"override-{call_id}")
@@ -487,7 +498,7 @@ async def test_a_dispatcher_sees_why_a_call_changed_and_overrides_it(
         "the override's reason on the card",
     )
     assert not shown(browser, f"#override-form-{call_id}")
-    assert text_of(browser, f"{card} [data-field=unit]").startswith("Units: P-9")
+    assert text_of(browser, f"{card} [data-field=unit]").startswith("Unit: P-9")
 
     # The field asks for backup; no police unit is free, so the call waits for one, flagged.
     with httpx.Client(base_url=routing.url, timeout=10) as client:
@@ -525,4 +536,89 @@ async def test_a_dispatcher_sees_why_a_call_changed_and_overrides_it(
     with httpx.Client(base_url=routing.url, timeout=10) as client:
         record = client.get(f"/v1/calls/{call_id}", headers=auth("console")).json()
     assert [o["reason"] for o in record["overrides"]] == ["dispatcher_judgment", "officer_safety"]
+    assert policy_violations(browser) == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the page does not see the database
+def test_a_note_escalates_a_call_through_the_stack_and_a_dispatcher_overrides_it_back(
+    stack: Stack, browser: WebDriver, tmp_path: Path
+) -> None:
+    routing = stack["routing"].url
+    with httpx.Client(base_url=routing, timeout=10) as client:
+        added = client.post(
+            "/v1/units", json=units("B", "clinician", "co_response", "police"), headers=auth("ops")
+        )
+        assert added.status_code == 200, added.text
+    open_console(browser, routing)
+
+    with httpx.Client(base_url=stack["intake"].url, timeout=10) as intake:
+        call_id = post_call(intake, FIRST)
+        card = f"#call-{call_id}"
+        wait_for(
+            browser,
+            lambda d: "clinician-B" in text_of(d, f"#route-clinician_only {card} [data-field=unit]"),
+            "the call under clinician only with the clinician team",
+        )
+
+        # The call-taker adds a note: triage reads the whole call again, and routing escalates it.
+        noted = intake.post(f"/v1/calls/{call_id}/notes", json={"text": NOTE}, headers=auth("cad"))
+        assert noted.status_code == 202, noted.text
+        escalated = routing_until(
+            stack, call_id, lambda c: c["revision"] == 2 and len(c["units"]) == 2, "rev 2"
+        )
+        route = escalated["route"]
+        assert route in {"co_response", "police"}
+        (joined,) = [u["unit_id"] for u in escalated["units"] if u["role"] == "added"]
+        wait_for(
+            browser,
+            ec.presence_of_element_located((By.CSS_SELECTOR, f"#route-{route} {card}")),
+            f"the card moved under {route}",
+        )
+        assert not browser.find_elements(By.CSS_SELECTOR, f"#route-clinician_only {card}")
+        assert joined in text_of(browser, f"{card} [data-field=unit]")
+        assert "rev 2:" in text_of(browser, f"{card} [data-field=revisions]")
+        browser.save_screenshot(str(tmp_path / "console-stack-escalated.png"))
+
+        # The team on scene knows better: the dispatcher overrides back, with a reason.
+        click(browser, f"override-{call_id}")
+        wait_for(browser, lambda d: shown(d, f"#override-form-{call_id}"), "the override form")
+        on_element(
+            browser, f"override-route-{call_id}", lambda e: Select(e).select_by_value("clinician_only")
+        )
+        on_element(
+            browser, f"override-reason-{call_id}", lambda e: Select(e).select_by_value("clinician_request")
+        )
+        on_element(browser, f"override-notes-{call_id}", lambda e: e.send_keys("knife handed over"))
+        click(browser, f"override-submit-{call_id}")
+        wait_for(
+            browser,
+            ec.presence_of_element_located((By.CSS_SELECTOR, f"#route-clinician_only {card}")),
+            "the card back under clinician only",
+        )
+        wait_for(
+            browser,
+            lambda d: (
+                f"override: {LABEL[route]} → Clinician only, {joined} released (clinician_request) by console"
+                f" — “knife handed over”" in text_of(d, f"{card} [data-field=revisions]")
+            ),
+            "the override's reason on the card",
+        )
+        # The unit the escalation added has left the call: shown released, not among those on it.
+        released = browser.find_element(
+            By.CSS_SELECTOR, f"{card} [data-field=unit] [data-released='{joined}']"
+        )
+        assert released.text.startswith(f"{joined} ({LABEL[route]}) released ")
+        assert text_of(browser, f"{card} [data-field=unit]").startswith("Unit: clinician-B (Clinician)")
+        browser.save_screenshot(str(tmp_path / "console-stack-overridden.png"))
+
+        # intake's ledger names the dispatcher's reason on the override step, never their notes.
+        record = ledger_until(
+            intake,
+            call_id,
+            lambda r: any(s.get("reason") == "override" for s in r["timeline"]),
+            "the override step",
+        )
+    (step,) = [s for s in record["timeline"] if s.get("reason") == "override"]
+    assert step["override_reason"] == "clinician_request"
+    assert "knife handed over" not in json.dumps(record)
     assert policy_violations(browser) == []

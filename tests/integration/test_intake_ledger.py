@@ -6,7 +6,7 @@ from uuid import UUID
 
 import pytest
 from dispatch_shared.db import make_engine, migrate, transaction
-from dispatch_shared.events import CallStatus, Route, RouteReason
+from dispatch_shared.events import CallStatus, OverrideReason, Route, RouteReason
 from dispatch_shared.outbox import Outbox
 from intake import ledger
 from intake.app import MIGRATIONS
@@ -201,3 +201,29 @@ def test_a_routed_step_that_told_the_clinician_team_to_stage_says_so(engine: Eng
         ("triaged", None),  # nothing to stage on the first assignment
         ("re_triaged", True),
     ]
+
+
+def test_an_overridden_routing_step_carries_the_dispatchers_reason_and_never_their_notes(
+    engine: Engine,
+) -> None:
+    call_id = accept(engine)
+    with transaction(engine) as session:
+        ledger.record_triaged(session, triaged(call_id, at=later(1)))
+        ledger.record_routed(session, routed(call_id, at=later(2)))
+        escalated = routed(call_id, at=later(3), unit_id="CR-1")
+        escalated.route, escalated.reason, escalated.revision = Route.CO_RESPONSE, RouteReason.RE_TRIAGED, 2
+        ledger.record_routed(session, escalated)
+        overridden = routed(call_id, at=later(4), unit_id="CL-1")
+        overridden.reason, overridden.revision = RouteReason.OVERRIDE, 2
+        overridden.override_reason = OverrideReason.CALLER_HISTORY
+        ledger.record_routed(session, overridden)
+    with transaction(engine) as session:
+        record = ledger.get_ledger(session, call_id)
+    steps = [step.model_dump(mode="json") for step in record.timeline if step.step == "assigned"]
+    assert [(s["reason"], s.get("override_reason")) for s in steps] == [
+        ("triaged", None),
+        ("re_triaged", None),  # only a dispatcher's step names a dispatcher's reason
+        ("override", "caller_history"),
+    ]
+    assert not any("notes" in step for step in steps)
+    assert record.route == "clinician_only"

@@ -351,7 +351,9 @@ def record_routed(session: Session, event: CallRouted) -> None:
 
     A re-routing (``reason`` re_triaged, override or backup) is a step of its own with its reason
     and revision; a unit it adds stands beside the first, which stays the call's assigned unit.
-    A step that told the clinician team on the call to stage carries ``staging: true``.
+    A step that told the clinician team on the call to stage carries ``staging: true``; a
+    dispatcher's override carries ``override_reason``, their reason from the fixed vocabulary
+    (``OverrideReason``; their free-text notes stay with routing).
     """
     details: dict[str, Any] = {
         "route": event.route,
@@ -364,6 +366,8 @@ def record_routed(session: Session, event: CallRouted) -> None:
         details["distance_km"] = event.distance_km
     if event.staging:
         details["staging"] = True  # the clinician team on the call was told to stage
+    if event.reason == RouteReason.OVERRIDE and event.override_reason is not None:
+        details["override_reason"] = event.override_reason
     call = _advance(session, event.call_id, event.status, event.routed_at, details)
     # Routing of an older revision than the call's newest decision does not bring its route back.
     if precedence(event.revision, call.decided_revision, has_route=call.route is not None) != "older":

@@ -91,10 +91,13 @@ async function api(path, options = {}) {
   return body;
 }
 
+function clock(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
 function minutesAgo(iso) {
   const minutes = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 60000));
-  const time = new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  return `${time} (${minutes} min ago)`;
+  return `${clock(iso)} (${minutes} min ago)`;
 }
 
 function indicatorList(decision) {
@@ -325,9 +328,12 @@ function changeNotes(call) {
     const unit = record.from_unit_id !== record.to_unit_id
       ? `, unit ${record.from_unit_id || "none"} → ${record.to_unit_id || "none"}`
       : "";
+    const released = (record.released_unit_ids || []).length
+      ? `, ${record.released_unit_ids.join(", ")} released`
+      : "";
     const notesText = record.notes ? ` — “${record.notes}”` : "";
     notes.push({ at: record.overridden_at, kind: "override",
-      text: `override: ${route}${unit} (${record.reason}) by ${record.by}${notesText}` });
+      text: `override: ${route}${unit}${released} (${record.reason}) by ${record.by}${notesText}` });
   }
   const latest = `rev ${call.revision}:`;
   const suggesting = call.suggested_route && !dismissedSuggestions().has(suggestionKey(call));
@@ -373,6 +379,27 @@ function languageBadge(call) {
   });
 }
 
+function unitLine(units) {
+  // The units on the call, then those an override (or the call closing) released: struck
+  // through, greyed and saying so with the time, so the text alone tells they have left.
+  const onCall = units.filter((u) => !u.released_at);
+  const released = units.filter((u) => u.released_at);
+  const unitText = (u) => `${u.unit_id} (${label(u.type)})${u.distance_km != null ? `, ${u.distance_km.toFixed(1)} km` : ""}`;
+  const parts = [];
+  for (const u of onCall) {
+    if (parts.length) parts.push(" · ");
+    parts.push(unitText(u) + (u.role === "added" ? (u.backup_reason ? " backup" : " added") : ""));
+  }
+  if (!onCall.length) parts.push("no unit yet");
+  for (const u of released) {
+    parts.push(" · ", el("span", {
+      class: "released", "data-released": u.unit_id, title: `Left the call at ${clock(u.released_at)}`,
+      text: `${u.unit_id} (${label(u.type)}) released ${clock(u.released_at)}`,
+    }));
+  }
+  return el("p", { class: "meta", "data-field": "unit" }, `${onCall.length > 1 ? "Units" : "Unit"}: `, ...parts);
+}
+
 function callCard(call) {
   const flags = [];
   if (call.fallback_used) flags.push("fallback unit");
@@ -382,12 +409,8 @@ function callCard(call) {
   const where = call.location
     ? call.location.address || `${call.location.lat?.toFixed(4)}, ${call.location.lon?.toFixed(4)}`
     : "no location";
-  const unitText = (u) => `${u.unit_id} (${label(u.type)})${u.distance_km != null ? `, ${u.distance_km.toFixed(1)} km` : ""}`;
   // The primary unit first, then the units a later triage revision added.
   const units = call.units && call.units.length ? call.units : call.unit ? [{ ...call.unit, distance_km: call.distance_km }] : [];
-  const unit = units.length
-    ? units.map((u) => unitText(u) + (u.role === "added" ? (u.backup_reason ? " backup" : " added") : "")).join(" · ")
-    : "no unit yet";
   if (call.revision > 1) flags.push(`revision ${call.revision}`);
   const override = overrideForm(call);
   const awaiting = call.awaiting_backup
@@ -407,7 +430,7 @@ function callCard(call) {
       ...flags.map((flag) => el("span", { class: "badge flag", text: flag })),
     ),
     el("p", { class: "meta", text: `Threat ${call.threat_level || "unknown"} · ${where} · received ${minutesAgo(call.received_at)}` }),
-    el("p", { class: "meta", "data-field": "unit", text: `${units.length > 1 ? "Units" : "Unit"}: ${unit}` }),
+    unitLine(units),
     call.staging
       ? el("p", { class: "alert", "data-field": "staging", text: "Clinician team: stage at a safe distance until police clear the scene" })
       : null,
