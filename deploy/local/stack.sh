@@ -6,6 +6,9 @@
 #   stack.sh run    up, then follow the logs in the foreground; Ctrl-C stops everything
 #   stack.sh status one line per process
 # State lives in .run/: <name>.pid, logs/<name>.log, and the SQLite databases.
+# A private stack beside another: RUN_DIR (then the services' SQLite databases are there too,
+# unless DATABASE_URL is set here or in .env), KAFKA_PORT and KAFKA_CONTROLLER_PORT (then KAFKA_PORT is the
+# services' broker, unless KAFKA_BOOTSTRAP_SERVERS is set here or in .env), INTAKE_PORT, TRIAGE_PORT, ROUTING_PORT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -13,6 +16,11 @@ cd "$ROOT"
 RUN_DIR=${RUN_DIR:-$ROOT/.run}
 export RUN_DIR
 LOGS=$RUN_DIR/logs
+# Whether the checkout's .env (read by the services) sets the setting $1.
+env_file_sets() { [[ -f $ROOT/.env ]] && grep -qE "^[[:space:]]*(export[[:space:]]+)?$1=" "$ROOT/.env"; }
+if [[ -n ${KAFKA_PORT:-} && -z ${KAFKA_BOOTSTRAP_SERVERS:-} ]] && ! env_file_sets KAFKA_BOOTSTRAP_SERVERS; then
+  export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
+fi
 SERVICES=(intake triage routing)
 READY_TIMEOUT=${READY_TIMEOUT:-90}
 # The demo roster (deploy/local/units.json) is in Seattle; its day team's hours are read there.
@@ -30,10 +38,15 @@ start_service() {
     echo "$name: already running (pid $(cat "$RUN_DIR/$name.pid"))"
     return
   fi
-  setsid nohup ".venv/bin/$name" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  # Set only when moved: an empty DATABASE_URL in the environment would hide one in .env.
+  local database=()
+  if [[ -z ${DATABASE_URL:-} && $RUN_DIR != "$ROOT/.run" ]] && ! env_file_sets DATABASE_URL; then
+    database=("DATABASE_URL=sqlite:///$RUN_DIR/$name.db")
+  fi
+  setsid nohup env "${database[@]}" ".venv/bin/$name" >>"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN_DIR/$name.pid"
   STARTED+=("$name")
-  echo "$name: started (pid $!, port ${PORT[$name]}, log .run/logs/$name.log)"
+  echo "$name: started (pid $!, port ${PORT[$name]}, log $LOGS/$name.log)"
 }
 
 wait_ready() {
