@@ -15,9 +15,8 @@ from uuid import UUID
 
 import pytest
 from alembic import command
-from alembic.config import Config
 from dispatch_shared.cloudevents import decode
-from dispatch_shared.db import make_engine, migrate, transaction
+from dispatch_shared.db import make_engine, migrate, migration_config, transaction
 from dispatch_shared.events import CallReceived, CallStatus, CallTriaged, CallUpdated, Topic, utcnow
 from dispatch_shared.outbox import Outbox
 from dispatch_shared.retention import purge
@@ -318,9 +317,7 @@ def test_triage_decides_each_revision_once_in_whatever_order_they_arrive(triage_
 @pytest.mark.db
 def test_triage_keeps_its_earlier_decisions_as_revision_1_when_migrated(database_url: str) -> None:
     engine = make_engine(database_url)
-    config = Config()
-    config.set_main_option("script_location", str(TRIAGE_MIGRATIONS))
-    config.attributes["version_table"] = "alembic_version_triage"
+    config = migration_config(migrations_dir=TRIAGE_MIGRATIONS, service="triage")
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0002")

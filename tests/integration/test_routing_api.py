@@ -12,10 +12,9 @@ from uuid import uuid4
 import httpx
 import pytest
 from alembic import command
-from alembic.config import Config
 from dispatch_shared.auth import Role
 from dispatch_shared.cloudevents import decode
-from dispatch_shared.db import make_engine, transaction
+from dispatch_shared.db import make_engine, migration_config, transaction
 from dispatch_shared.events import (
     CallStatusChanged,
     CallTriaged,
@@ -352,9 +351,7 @@ def test_calls_carry_their_language_and_whether_they_need_an_interpreter(
 
 @pytest.mark.db
 def test_calls_stored_before_the_language_columns_get_them_from_their_decision(database_url: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["version_table"] = "alembic_version_routing"
+    config = migration_config(migrations_dir=MIGRATIONS, service="routing")
     engine = make_engine(database_url)
     stored = {
         "call-es": decision(language="es").model_dump_json(),

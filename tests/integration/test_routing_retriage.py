@@ -10,9 +10,8 @@ from uuid import UUID, uuid4
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from alembic import command
-from alembic.config import Config
 from dispatch_shared.cloudevents import KafkaMessage, decode, encode
-from dispatch_shared.db import make_engine
+from dispatch_shared.db import make_engine, migration_config
 from dispatch_shared.events import CallRouted, CallStatus, CallTriaged, Location, Route, ThreatLevel, Topic
 from fastapi.testclient import TestClient
 from routing.app import MIGRATIONS, RoutingSettings, create_app
@@ -338,9 +337,7 @@ def test_a_queued_call_is_requeued_then_assigned_as_a_fresh_call(routing: Routin
 def test_calls_routed_before_revisions_read_as_revision_one_and_the_migration_reverts(
     database_url: str,
 ) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["version_table"] = "alembic_version_routing"
+    config = migration_config(migrations_dir=MIGRATIONS, service="routing")
     engine = make_engine(database_url)
     try:
         with engine.begin() as connection:

@@ -10,8 +10,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from alembic import command
-from alembic.config import Config
-from dispatch_shared.db import make_engine, transaction
+from dispatch_shared.db import make_engine, migration_config, transaction
 from dispatch_shared.events import CallTriaged, Location, Route, ThreatLevel, UnitType, utcnow
 from dispatch_shared.outbox import Outbox
 from routing import dispatch, roster, unserved
@@ -261,9 +260,7 @@ def test_a_call_queued_too_long_is_recorded_once_and_a_shift_that_begins_takes_i
 def test_calls_routed_before_the_triaged_route_was_kept_take_their_first_recorded_route(
     database_url: str,
 ) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["version_table"] = "alembic_version_routing"
+    config = migration_config(migrations_dir=MIGRATIONS, service="routing")
     engine = make_engine(database_url)
     at = T0.replace(tzinfo=None)
     calls = {

@@ -127,6 +127,15 @@ def _lock_migrations(connection: Connection, service: str) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def migration_config(*, migrations_dir: Path, service: str) -> Config:
+    """The Alembic configuration of ``service``'s own history (version table
+    ``alembic_version_<service>``); put a connection in ``attributes["connection"]`` to run it."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.attributes["version_table"] = f"alembic_version_{service}"
+    return config
+
+
 def migrate(engine: Engine, *, migrations_dir: Path, service: str) -> None:
     """Bring the service's tables to the newest revision of its own Alembic history.
 
@@ -134,9 +143,7 @@ def migrate(engine: Engine, *, migrations_dir: Path, service: str) -> None:
     per-service lock (a PostgreSQL advisory lock, SQLite's write lock), so one process upgrades
     and the others wait and then find nothing to do. Raises what Alembic or the database raise.
     """
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir))
-    config.attributes["version_table"] = f"alembic_version_{service}"
+    config = migration_config(migrations_dir=migrations_dir, service=service)
     with engine.begin() as connection:
         _lock_migrations(connection, service)
         config.attributes["connection"] = connection
