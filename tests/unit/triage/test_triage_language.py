@@ -334,3 +334,55 @@ def test_the_far_side_of_a_railing_at_a_height_is_lethal_means(narrative: str) -
 )
 def test_outside_a_railing_at_ground_level_is_not_lethal_means(narrative: str) -> None:
     assert "lethal_means" not in codes(classify(narrative, policy=POLICY))
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "man threatening to jump off the bridge",
+        "says he is going to jump out the window",
+        "threatening to jump from the parking garage",
+        "he says he is going to throw himself off the roof",
+        "my neighbor threatens to throw herself out the window",
+        "she threw herself in front of a train",
+        "says he will jump in front of traffic",
+        "wants to jump into the river",
+        "jumped from the 5th floor",
+    ],
+)
+def test_a_jump_or_fall_from_a_height_or_into_traffic_is_lethal_means(narrative: str) -> None:
+    decision = classify(narrative, policy=POLICY)
+    assert {"lethal_means", "suicidal_ideation"} <= set(codes(decision))
+    assert (decision.route, decision.priority) == (CO, 1)
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "suspect jumped out of the car and ran away",
+        "a man jumped out at her from the bushes",
+        "kids jumping into the pool",
+        "dog jumped off the couch",
+        "he threw himself on the floor crying",
+    ],
+)
+def test_a_jump_that_is_no_fall_from_a_height_is_not_self_harm(narrative: str) -> None:
+    found = set(codes(classify(narrative, policy=POLICY)))
+    assert not found & {"lethal_means", "suicidal_ideation"}
+
+
+@pytest.mark.parametrize(
+    ("narrative", "ideation"),
+    [
+        ("they want to kill me", False),
+        ("my husband says he wants to kill me", False),
+        ("he said he wants to murder us", False),
+        ("he says he wants to kill his neighbor", True),
+        ("she wants to kill someone", True),
+    ],
+)
+def test_a_wish_to_kill_the_caller_is_a_threat_not_ideation(narrative: str, ideation: bool) -> None:
+    # The policy's "thoughts of killing others": a threat against the caller is a threat (police).
+    found = set(codes(classify(narrative, policy=POLICY)))
+    assert "threat_to_others" in found
+    assert ("homicidal_ideation" in found) is ideation
