@@ -80,6 +80,9 @@ def test_unseen_spanish_calls_are_never_under_escalated() -> None:
         ("Mi tío se cayó y no le para de salir sangre", "bleeding", None),
         ("Me amenazó con un cuchillo", "weapon", "weapon_used"),
         ("Un muchacho está pateando los carros de la calle", "property_destruction", "violence"),
+        ("Me dispararon pero no me dieron", "shots_fired", "person_shot_or_stabbed"),
+        ("Le dispararon, pero no le pegaron", "shots_fired", "person_shot_or_stabbed"),
+        ("Le dispararon a mi primo en la pierna", "person_shot_or_stabbed", None),
     ],
 )
 def test_who_does_what_to_whom(narrative: str, fired: str | None, not_fired: str | None) -> None:
