@@ -35,7 +35,7 @@ from routing.dispatch import (
     ANYTIME,
     UnknownCall,
     publish_unit,
-    release_unit,
+    release_added_unit,
     take_dispatch_lock,
     take_next_call,
     units_on_call,
@@ -122,20 +122,11 @@ def _move_unit(
     freed: list[RoutingUnit] = []
     if call.status in CLOSED:
         for added in units_on_call(session, call):
-            freed.extend(_free_added(session, call=call, added=added, outbox=outbox, at=at))
+            unit = release_added_unit(session, call_id=call.call_id, added=added, outbox=outbox, at=at)
+            freed.extend([unit] if unit is not None else [])
     freed.extend(_move_primary(session, call=call, outbox=outbox, at=at))
     for unit in freed:  # once all are free, so each sees the others' calls taken
         take_next_call(session, unit=unit, chains=chains, outbox=outbox, at=at, duty=duty)
-
-
-def _free_added(
-    session: Session, *, call: RoutedCall, added: CallUnit, outbox: Outbox, at: datetime
-) -> list[RoutingUnit]:
-    """Release a unit added to a closed call; returns it when it is ours to free."""
-    added.released_at = at
-    session.add(added)
-    unit = release_unit(session, call_id=call.call_id, unit_id=added.unit_id, outbox=outbox, at=at)
-    return [unit] if unit is not None else []
 
 
 def _move_primary(session: Session, *, call: RoutedCall, outbox: Outbox, at: datetime) -> list[RoutingUnit]:

@@ -90,6 +90,7 @@ __all__ = [
     "claim_queued_call",
     "claim_unit",
     "publish_unit",
+    "release_added_unit",
     "release_unit",
     "retriage_call",
     "route_call",
@@ -791,6 +792,16 @@ def release_unit(
     return unit
 
 
+def release_added_unit(
+    session: Session, *, call_id: str, added: CallUnit, outbox: Outbox, at: datetime
+) -> RoutingUnit | None:
+    """Take a unit added to ``call_id`` off the call: its ``routing_call_units`` row is marked
+    released at ``at`` and the unit freed (``release_unit``), which returns it or None."""
+    added.released_at = at
+    session.add(added)
+    return release_unit(session, call_id=call_id, unit_id=added.unit_id, outbox=outbox, at=at)
+
+
 def override_call(
     session: Session,
     *,
@@ -950,7 +961,7 @@ def _release_unneeded(
     """Free the units escalations added to ``call`` that ``route`` no longer needs (``release_unit``).
 
     Returns (unit id, the unit freed, or None when it had already left the call) in the order sent;
-    each unit's ``routing_call_units`` row is marked released. Backup units are not considered.
+    each through ``release_added_unit``. Backup units are not considered.
     """
     by_escalation = [unit for unit in units_on_call(session, call) if unit.backup_reason is None]
     primary = UnitType(call.unit_type) if call.unit_id and call.unit_type else None
@@ -963,9 +974,7 @@ def _release_unneeded(
     for added in by_escalation:
         if added.unit_id not in unneeded:
             continue
-        added.released_at = at
-        session.add(added)
-        freed = release_unit(session, call_id=call.call_id, unit_id=added.unit_id, outbox=outbox, at=at)
+        freed = release_added_unit(session, call_id=call.call_id, added=added, outbox=outbox, at=at)
         released.append((added.unit_id, freed))
     return released
 
