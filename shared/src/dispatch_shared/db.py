@@ -96,6 +96,29 @@ def transaction(engine: Engine) -> Iterator[Session]:
             yield session
 
 
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Session]:
+    """A read-only session whose queries all see the database as of one moment.
+
+    A read that takes several queries (a call, then its added units and overrides) must not mix
+    two states. Under PostgreSQL's default READ COMMITTED each statement sees what was committed
+    when it started, so a commit landing between two of them shows a call with its new unit but
+    its old route. Here PostgreSQL runs the transaction REPEATABLE READ, READ ONLY (one snapshot,
+    taken at the first query; writes raise ``DBAPIError``). On SQLite the driver opens a
+    transaction only before a write, so each SELECT would read on its own; an explicit ``BEGIN``
+    makes WAL mode keep one snapshot from the first read to the end.
+    """
+    with Session(engine, expire_on_commit=False) as session:
+        with session.begin():
+            if engine.dialect.name == "postgresql":
+                session.connection(
+                    execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+                )
+            elif engine.dialect.name == "sqlite":
+                session.connection().exec_driver_sql("BEGIN")
+            yield session
+
+
 def ping(engine: Engine) -> None:
     """Raise unless the database answers a trivial query."""
     with engine.connect() as connection:

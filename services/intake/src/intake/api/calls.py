@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
-from dispatch_shared.db import transaction
+from dispatch_shared.db import snapshot
 from dispatch_shared.events import CallStatus, Route
 from dispatch_shared.http import RuntimeDep
 from dispatch_shared.runtime import ServiceRuntime
@@ -89,7 +89,7 @@ def add_note(call_id: CallIdPath, note: NoteSubmission, runtime: RuntimeDep) -> 
 
 @reads.get("/v1/calls/{call_id}", summary="A call's ledger record and timeline")
 def get_call(call_id: CallIdPath, runtime: RuntimeDep) -> LedgerRecord:
-    with transaction(runtime.engine) as session:
+    with snapshot(runtime.engine) as session:
         try:
             return ledger.get_ledger(session, call_id)
         except ledger.UnknownCall:
@@ -117,7 +117,7 @@ def list_calls(
         int, Query(ge=0, le=1_000_000, description="Calls to skip, newest first, before this page.")
     ] = 0,
 ) -> CallPage:
-    with transaction(runtime.engine) as session:
+    with snapshot(runtime.engine) as session:
         return ledger.list_calls(
             session,
             status=status,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from dispatch_shared.db import transaction
+from dispatch_shared.db import snapshot
 from dispatch_shared.http import RuntimeDep
 from fastapi import APIRouter, Body, HTTPException, Response
 
@@ -67,7 +67,7 @@ def submit_eido(
     },
 )
 def get_call_eido(call_id: CallIdPath, runtime: RuntimeDep, agency_id: AgencyIdDep) -> dict[str, Any]:
-    with transaction(runtime.engine) as session:
+    with snapshot(runtime.engine) as session:
         try:
             return eido.export_call(session, call_id, agency_id=agency_id)
         except ledger.UnknownCall:

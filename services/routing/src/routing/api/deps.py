@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from dispatch_shared.db import transaction
+from dispatch_shared.db import snapshot
 from dispatch_shared.errors import InvalidInput
 from dispatch_shared.http import RuntimeDep
 from fastapi import Depends, Request
@@ -33,8 +33,8 @@ DutyDep = Annotated[Duty, Depends(get_duty)]
 
 
 def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    """A read-only unit of work for queries."""
-    with transaction(runtime.engine) as session:
+    """A read-only session for queries: every query in one request sees the same snapshot."""
+    with snapshot(runtime.engine) as session:
         yield session
 
 
