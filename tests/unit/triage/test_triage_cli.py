@@ -65,3 +65,23 @@ def test_an_unknown_command_is_a_usage_error_not_the_service() -> None:
     result = _run(["clasify"], timeout=20)
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_a_reader_that_stops_early_ends_the_batch_quietly(tmp_path: Path) -> None:
+    """``triage classify calls.jsonl | head -1``: no traceback when the pipe closes."""
+    path = tmp_path / "calls.jsonl"
+    path.write_text(
+        "".join(json.dumps({"id": n, "narrative": "Man crying on the bench"}) + "\n" for n in range(5000)),
+        encoding="utf-8",
+    )
+    with subprocess.Popen(
+        [str(TRIAGE), "classify", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as batch:
+        assert batch.stdout is not None and batch.stderr is not None
+        first = json.loads(batch.stdout.readline())
+        batch.stdout.close()  # the reader goes away after one line
+        errors = batch.stderr.read()
+        status = batch.wait(timeout=60)
+    assert first["id"] == 0
+    assert "Traceback" not in errors and "BrokenPipe" not in errors
+    assert status == 141

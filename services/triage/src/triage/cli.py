@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 from collections.abc import Iterable
 from typing import IO, Any
@@ -49,12 +50,13 @@ def classify_lines(lines: Iterable[str], out: IO[str], err: IO[str], *, policy: 
             ident = record.get("id") if isinstance(record, dict) else None
             narrative, call_type = _fields(record)
             decision = classify(narrative, call_type, policy=policy)
-            out.write(json.dumps({"id": ident, **decision.model_dump(mode="json")}) + "\n")
+            result = json.dumps({"id": ident, **decision.model_dump(mode="json")})
         except Exception as exc:  # one bad line must not stop the batch
             failures += 1
             message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
-            out.write(json.dumps({"id": ident, "line": number, "error": message}) + "\n")
+            result = json.dumps({"id": ident, "line": number, "error": message})
             err.write(f"triage classify: line {number}: {message}\n")
+        out.write(result + "\n")  # outside the try: a closed output ends the batch, not the line
     return failures
 
 
@@ -72,21 +74,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="triage", description=__doc__)
     commands = parser.add_subparsers(dest="command")
     batch = commands.add_parser("classify", help="classify JSON lines from FILE (stdin when omitted)")
-    batch.add_argument("file", nargs="?", help="JSON lines file")
+    batch.add_argument(
+        "file", nargs="?", help='JSON lines file, one {"id", "narrative", "call_type"?} object per line'
+    )
     args = parser.parse_args(argv)
 
     if args.command == "classify":
         policy = PolicyStore().current
-        if args.file:
-            try:
-                handle = open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115
-            except OSError as exc:
-                parser.error(f"cannot read {args.file}: {exc.strerror}")
-            with handle:
-                failed = classify_lines(handle, sys.stdout, sys.stderr, policy=policy)
-        else:
-            stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
-            failed = classify_lines(stdin, sys.stdout, sys.stderr, policy=policy)
+        try:
+            if args.file:
+                try:
+                    handle = open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115
+                except OSError as exc:
+                    parser.error(f"cannot read {args.file}: {exc.strerror}")
+                with handle:
+                    failed = classify_lines(handle, sys.stdout, sys.stderr, policy=policy)
+            else:
+                stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+                failed = classify_lines(stdin, sys.stdout, sys.stderr, policy=policy)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader went away (``triage classify calls.jsonl | head``): stop quietly, as
+            # Unix tools do, and point stdout at /dev/null so the exit flush cannot fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141  # 128 + SIGPIPE, the status a shell reports for such a pipeline stage
         return 1 if failed else 0
     parser.print_help()
     return 0
