@@ -1,8 +1,8 @@
 """Triage quality report (``make eval``): labelled sets, fairness, real unlabelled sources, qualifiers.
 
 Prints, for each labelled set (English dev calls, field-style calls, Spanish dev calls, unseen
-Spanish and Spanglish calls), the route confusion matrix, field accuracies, unsafe
-under-escalations and over-policing, then one table of the sets side by side; counterfactual
+Spanish and Spanglish calls, unseen English calls, unseen call types), the route confusion
+matrix, field accuracies, unsafe under-escalations and over-policing, then one table of the sets side by side; counterfactual
 invariance per language (the English and the Spanish fairness templates, and labelled calls with
 a descriptor inserted), with one line per language of calls, unsafe errors and invariance;
 lines in languages the policy does not cover, with the share held for review per language;
@@ -16,10 +16,10 @@ Reads the repository's copies in ``tests/data``; ``--data-dir DIR`` reads a data
 as ``dev/``, ``field/`` and ``real/`` instead (``dev/calls.jsonl``, ``dev/calls_es.jsonl``,
 ``dev/fairness.jsonl``,
 ``field/calls.jsonl``, ``real/calltypes/*.csv``, ``real/narratives/911-first-utterances.csv``);
-the Spanish fairness templates, the unseen Spanish calls and the uncovered-language lines were
-written for this repository, so they are always read from ``tests/data``. The unseen Spanish
-calls are held out: their accuracy is reported, and only an unsafe under-escalation among them
-fails the run. Every uncovered-language line must be held for review.
+the Spanish fairness templates, the unseen Spanish and English calls, the unseen call types and
+the uncovered-language lines were written for this repository, so they are always read from
+``tests/data``. The unseen sets are held out: their accuracy is reported, and only an unsafe
+under-escalation among them fails the run. Every uncovered-language line must be held for review.
 A real source whose file is absent is skipped with a note: the 911 first sentences state no
 licence, so they are read only from a ``--data-dir`` folder.
 """
@@ -118,6 +118,8 @@ class DataPaths:
     dev: Path
     dev_es: Path
     unseen_es: Path
+    unseen_en: Path
+    unseen_call_types: Path
     field_calls: Path
     fairness: Path
     fairness_es: Path
@@ -135,6 +137,8 @@ def data_paths(folder: Path | None) -> DataPaths:
             dev=data / "dev_calls.jsonl",
             dev_es=data / "dev_calls_es.jsonl",
             unseen_es=data / "spanish_unseen.jsonl",
+            unseen_en=data / "english_unseen.jsonl",
+            unseen_call_types=data / "call_types_unseen.jsonl",
             field_calls=data / "field_calls.jsonl",
             fairness=data / "fairness.jsonl",
             fairness_es=data / "fairness_es.jsonl",
@@ -147,6 +151,8 @@ def data_paths(folder: Path | None) -> DataPaths:
         dev=folder / "dev/calls.jsonl",
         dev_es=folder / "dev/calls_es.jsonl",
         unseen_es=data / "spanish_unseen.jsonl",  # written for this repository: no other copy
+        unseen_en=data / "english_unseen.jsonl",
+        unseen_call_types=data / "call_types_unseen.jsonl",
         field_calls=folder / "field/calls.jsonl",
         fairness=folder / "dev/fairness.jsonl",
         fairness_es=data / "fairness_es.jsonl",
@@ -210,6 +216,8 @@ def labelled_sets(paths: DataPaths) -> list[LabelledSet]:
         LabelledSet("Field-style calls", "en", paths.field_calls),
         LabelledSet("Spanish dev calls", "es", paths.dev_es),
         LabelledSet("Spanish unseen calls", "es", paths.unseen_es, held_out=True),
+        LabelledSet("English unseen calls", "en", paths.unseen_en, held_out=True),
+        LabelledSet("Unseen call types", "en", paths.unseen_call_types, held_out=True),
     ]
 
 
@@ -232,6 +240,8 @@ def score(calls: Iterable[dict[str, Any]], policy: Policy) -> Score:
                 result.right[name] += got[name] == expected[name]
                 if got[name] != expected[name]:
                     result.misses.append(f"{call['id']}: {name} {got[name]} (expected {expected[name]})")
+        if "route" not in expected:  # a line may label other fields only
+            continue
         want, route = expected["route"], got["route"]
         result.confusion[(want, route)] += 1
         if SEVERITY[route] < SEVERITY[want]:

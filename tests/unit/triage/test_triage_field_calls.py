@@ -123,7 +123,7 @@ KINDS: list[tuple[str, str | None, str, str, int]] = [
     ),
     ("", "25-A-1", "clinician_only", "none", 3),
     ("", "25B03", "clinician_only", "none", 2),
-    ("", "25-B-3-W", "co_response", "elevated", 2),
+    ("", "25-B-3-W", "co_response", "high", 1),  # a suicide threat with a weapon: lethal means
     ("", "25-B-4", "co_response", "high", 1),
     ("", "Well Person Check", "clinician_only", "none", 3),
     ("", "DISORIENTED SUBJECT", "clinician_only", "none", 3),

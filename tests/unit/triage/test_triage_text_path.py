@@ -68,6 +68,7 @@ def _same_decision(narrative: str) -> None:
 @example(narrative="he has a g\u200bun and wants to ki\u200bll himself")
 @example(narrative="she wants to kill her\u00adself")
 @example(narrative="no weapons\x1ehas a gun")
+@example(narrative="he overdosed\r\nno ")  # a CRLF is one line break, as intake stores it
 def test_stored_narrative_decides_like_the_raw_one(narrative: str) -> None:
     _same_decision(narrative)
 

@@ -44,10 +44,37 @@ _LIST_ITEM_WORDS = 5
 _POST_NEGATION_REACH = 60  # characters after a phrase where its label's value may stand
 # Dispatch protocol determinants (MPDS style): protocol, level, number, optional suffix.
 _DETERMINANT_NARRATIVE = re.compile(r"\b(\d{1,3})-?([oa-e])-?(\d{1,2})(?:-?([a-z]))?(?![\w-])")
-_DETERMINANT_CALL_TYPE = re.compile(r"\b(\d{1,3}) ?([oa-e]) ?(\d{1,2})(?: ?([a-z]))?\b")
+# At the start of a call type, its parts joined by nothing, a dash, an underscore or a space (a
+# suffix also by a slash): an agency offence code "11B/01 - BURG OF BUS" is no determinant.
+_DETERMINANT_CALL_TYPE = re.compile(
+    r"[\W_]*(\d{1,3})[ _-]?([oa-e])[ _-]?(\d{1,2})(?:[ _/-]?([a-z]))?(?![a-z0-9/])"
+)
 Scoping = Callable[[str, list[tuple[str, int, int]]], list[str | None]]
 """Another negation and time scoping, for comparing methods: (narrative, narrative hits as
 ``(code, start, end)`` spans into it) -> each hit's ``removed_by`` ("negation", "past" or None)."""
+# Acts of force against a person. Said of the past ("pulled a knife on his brother last month",
+# "used to hit me"), each is a stated history of violence rather than a current indicator.
+_VIOLENT_ACTS = frozenset(
+    {
+        "violence",
+        "weapon_used",
+        "weapon_brandished",
+        "person_shot_or_stabbed",
+        "homicide",
+        "hostage",
+        "violent_behavior",
+    }
+)
+_HISTORY = "history_of_violence"
+# A passive form tells of a victim, not of violence the person did: "was (badly) beaten", "got
+# stabbed", "hit by her ex".
+_PASSIVE_BEFORE = re.compile(r"\b(?:was|were|been|got|gotten|being)\s+(?:\w+ly\s+)?$")
+_PASSIVE_IN = re.compile(r"(?:was|were|been|got|gotten|get|gets|being|is|are)\b|.*\bby\b")
+# A state that began in the past still holds: "stopped taking her meds two days ago", "hasn't
+# eaten since last week". A past cue does not take such a mention out.
+_ONSET = re.compile(
+    r"(?:stopped|stops|quit|quits|ran out|runs out|run out|(?:has|have|had)(?: not|n'?t)|no longer)\b"
+)
 # A call describing at most this many content words "describes no behavior at all".
 _THIN_WORDS = 2
 _MAX_LABELS = 3
@@ -120,6 +147,17 @@ class _Scope:
         index = bisect.bisect_left(self.clause_starts, position)
         return self.clause_starts[index] if index < len(self.clause_starts) else len(self.text)
 
+    def value_end(self, position: int) -> int:
+        """Where the value of a label after ``position`` ends: at the second clause boundary.
+
+        The first is the label's own ":" or " - "; the second ends its value, so in "WEAPONS: NO
+        / VIOLENT: NO" the "NO" of one field is not read for another, and "WEAPONS: NONE but..."
+        is a whole answer. Capped at ``_POST_NEGATION_REACH`` characters after ``position``.
+        """
+        index = bisect.bisect_left(self.clause_starts, position) + 1
+        reach = min(len(self.text), position + _POST_NEGATION_REACH)
+        return min(self.clause_starts[index], reach) if index < len(self.clause_starts) else reach
+
     def sentence(self, position: int) -> int:
         return bisect.bisect_right(self.sentence_ends, position)
 
@@ -150,9 +188,7 @@ def _removed_by(policy: Policy, scope: _Scope, hit: Hit, lower_bound: int) -> st
         # Uncertainty ("not sure if", "might") keeps a mention alive: safety first when unsure.
         if before and policy.negation_re.search(before) and not policy.uncertainty_re.search(before):
             return "negation"
-        if policy.post_negation_re.match(
-            scope.text, hit.end, min(len(scope.text), hit.end + _POST_NEGATION_REACH)
-        ):
+        if policy.post_negation_re.match(scope.text, hit.end, scope.value_end(hit.end)):
             return "negation"
         if _list_negated(policy, scope, hit):
             return "negation"
@@ -160,7 +196,7 @@ def _removed_by(policy: Policy, scope: _Scope, hit: Hit, lower_bound: int) -> st
     if "ingestion" in tags and policy.aborted_re.search(scope.text, hit.end, scope.sentence_end(hit.end)):
         return "negation"
     # A stated history of violence is itself the indicator: its own "history of" must not erase it.
-    if scope.any_past and "historical" not in tags:
+    if scope.any_past and "historical" not in tags and not _ONSET.match(scope.text, hit.start, hit.end):
         after = _first_words(scope.text[hit.end : scope.clause_end(hit.end)], window)
         if (before and _past_before(policy, before)) or (after and policy.past_after_re.search(after)):
             return "past"
@@ -237,6 +273,21 @@ def _narrative_hits(policy: Policy, text: str) -> tuple[list[Hit], bool, _Scope 
             previous = hit
         previous_end = end
     return hits, vague, scope
+
+
+def _histories(text: str, hits: Iterable[Hit]) -> list[Hit]:
+    """A stated history of violence (spans into ``text``) for each act of force in ``hits`` taken
+    out as past, unless the person suffered it (a passive form): "STABBED SOMEONE IN 2019" is a
+    history, "was stabbed in 2019" is not.
+    """
+    return [
+        Hit(_HISTORY, hit.start, hit.end)
+        for hit in hits
+        if hit.removed_by == "past"
+        and hit.code in _VIOLENT_ACTS
+        and not _PASSIVE_IN.match(text, hit.start, hit.end)
+        and not _PASSIVE_BEFORE.search(text[max(0, hit.start - 30) : hit.start])
+    ]
 
 
 def _with_also(policy: Policy, hits: Iterable[Hit]) -> list[Hit]:
@@ -322,14 +373,19 @@ def call_type_codes(policy: Policy, call_type: str | None) -> list[str]:
     if exact is not None:
         return list(exact)
     lowered = call_type.lower()
-    text = normalise_call_type(policy.qualifier_re.sub(" ", lowered))
+    unqualified = policy.qualifier_re.sub(" ", lowered)
+    text = normalise_call_type(unqualified)
     whole = normalise_call_type(lowered)  # an ``unless`` reads the qualifiers too ("NON-URGENT")
     codes: list[str] = []  # each code once: "SUICIDE THREAT WEAPON" is one suicidal indicator
-    if determinant := _DETERMINANT_CALL_TYPE.match(text):
+    if determinant := _DETERMINANT_CALL_TYPE.match(unqualified):
         codes.extend(dict.fromkeys(determinant_codes(policy, determinant)))
     for pattern, unless, emit in policy.call_type_rules:
         if pattern.search(text) and not (unless and unless.search(whole)):
             codes.extend(code for code in emit if code not in codes)
+    # A suicide threat with a weapon is self-directed lethal means (docs/triage-policy.md, safety
+    # indicators), whichever parts of the call type say each: "25-B-3-W", "SUICIDAL - ARMED".
+    if "suicidal_ideation" in codes and "weapon" in codes and "lethal_means" not in codes:
+        codes.append("lethal_means")
     return codes
 
 
@@ -488,6 +544,7 @@ def classify(
     if scoping is not None and hits:  # another method's verdicts in place of the engine's own
         spans = [(h.code, *prepared.original_span(h.start, h.end)) for h in hits]
         hits = [replace(h, removed_by=r) for h, r in zip(hits, scoping(narrative, spans), strict=True)]
+    histories = _histories(text, hits)
     hits += [
         Hit(code, m.start(), m.end())
         for m in _DETERMINANT_NARRATIVE.finditer(text)
@@ -507,6 +564,12 @@ def classify(
         )
     )
     active_all = narrative_active + call_hits
+    # A past act of violence is a stated history of violence of a call about something now; a
+    # call about nothing but a past event fires no current indicator (principle 4).
+    if histories and active_all:
+        hits += histories
+        narrative_active += histories
+        active_all += histories
     victim = _victim_readings(policy, active_all)
     if victim:
         hits = [replace(h, removed_by="victim") if h in victim else h for h in hits]

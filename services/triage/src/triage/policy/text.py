@@ -174,10 +174,13 @@ def _lower(prepared: Prepared) -> Prepared:
 
 def prepare(raw: str, policy: Policy) -> Prepared:
     """Normalise (NFKC, no accents, folded quotes, no controls), expand shorthand, lower-case."""
-    if raw.isascii():
-        prepared = Prepared(raw.translate(_ASCII), None, None)
+    # A CRLF is one line break, as intake stores it (``clean_text``), not two: its CR becomes a
+    # space, so the text keeps its length and every span still points into the caller's text.
+    folded = raw.replace("\r\n", " \n") if "\r" in raw else raw
+    if folded.isascii():
+        prepared = Prepared(folded.translate(_ASCII), None, None)
     else:
-        prepared = Prepared(*_unicode_fold(raw))
+        prepared = Prepared(*_unicode_fold(folded))
     # Case-sensitive shorthand ("SI", "HI") first, while the caller's capitals are still there.
     prepared = _lower(
         _rewrite(prepared, policy.case_rewrite_re, policy.rewrite_to, raw, policy.homograph_words)
