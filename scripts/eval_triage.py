@@ -2,8 +2,8 @@
 
 Prints, for each labelled set (English dev calls, field-style calls, Spanish dev calls, unseen
 Spanish and Spanglish calls, unseen English calls, unseen call types), the route confusion
-matrix, field accuracies, unsafe under-escalations and over-policing, then one table of the sets side by side; counterfactual
-invariance per language (the English and the Spanish fairness templates, and labelled calls with
+matrix, field accuracies, unsafe under-escalations and over-policing, then one table of the sets
+side by side; counterfactual invariance per language (the English and the Spanish fairness templates, and labelled calls with
 a descriptor inserted), with one line per language of calls, unsafe errors and invariance;
 lines in languages the policy does not cover, with the share held for review per language;
 five-city call-type recognition; for each real
