@@ -3,14 +3,14 @@
 Prints, for each labelled set (English dev calls, field-style calls, Spanish dev calls, unseen
 Spanish and Spanglish calls, unseen English calls, unseen call types), the route confusion
 matrix, field accuracies, unsafe under-escalations and over-policing, then one table of the sets
-side by side; counterfactual invariance per language (the English and the Spanish fairness templates, and labelled calls with
-a descriptor inserted), with one line per language of calls, unsafe errors and invariance;
-lines in languages the policy does not cover, with the share held for review per language;
-five-city call-type recognition; for each real
-unlabelled source (Seattle CAD records, five-city call types, real 911 first sentences) how often
-nothing fires, how often the call type alone decides and the words standing in what fired
-nothing; and a check that no call type fires an indicator its own qualifier negates ("NO
-SHOOTINGS", "VERBAL", "PAST"). Exits 1 when a target fails.
+side by side; counterfactual invariance per language (the English and the Spanish fairness
+templates, and labelled calls with a descriptor inserted), with one line per language of calls,
+unsafe errors and invariance; lines in languages the policy does not cover, with the share held
+for review per language; five-city call-type recognition; for each real unlabelled source
+(Seattle CAD records, five-city call types, real 911 first sentences) how often nothing fires,
+how often the call type alone decides and the words standing in what fired nothing; and a check
+that no call type fires an indicator its own qualifier negates ("NO SHOOTINGS", "VERBAL",
+"PAST"). Exits 1 when a target fails.
 
 Reads the repository's copies in ``tests/data``; ``--data-dir DIR`` reads a data folder laid out
 as ``dev/``, ``field/`` and ``real/`` instead (``dev/calls.jsonl``, ``dev/calls_es.jsonl``,
