@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from dispatch_shared.events import Route
 from triage.policy import classify
 
-from tests.unit.triage.helpers import read_jsonl
+from tests.unit.triage.helpers import labelled_params, mislabelled, read_jsonl, under_escalated
 
 SPANISH = read_jsonl("dev_calls_es.jsonl")
 # Spanish and Spanglish calls written for this project and labelled from the policy before the
@@ -21,7 +20,6 @@ KNOWN_GAPS = {
     "read as brandishing: the phrase matcher cannot look back to the weapon without swallowing "
     "what stands between",
 }
-SEVERITY = {Route.CLINICIAN_ONLY: 0, Route.CO_RESPONSE: 1, Route.POLICE: 2}
 
 
 @pytest.mark.parametrize("call", SPANISH, ids=[c["id"] for c in SPANISH])
@@ -31,31 +29,14 @@ def test_spanish_dev_call(call: dict[str, Any]) -> None:
     assert {k: got[k] for k in expected} == expected
 
 
-@pytest.mark.parametrize(
-    "call",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(reason=KNOWN_GAPS[c["id"]], strict=True))
-        if c["id"] in KNOWN_GAPS
-        else c
-        for c in UNSEEN
-    ],
-    ids=[c["id"] for c in UNSEEN],
-)
+@pytest.mark.parametrize("call", labelled_params(UNSEEN, KNOWN_GAPS))
 def test_unseen_spanish_call(call: dict[str, Any]) -> None:
-    got = classify(call["narrative"], call.get("call_type")).model_dump(mode="json")
-    expected = call["expected"]
-    assert {k: got[k] for k in expected} == expected
+    assert mislabelled(call) == {}
 
 
 def test_unseen_spanish_calls_are_never_under_escalated() -> None:
     assert len(UNSEEN) >= 40
-    unsafe = [
-        c["id"]
-        for c in UNSEEN
-        if SEVERITY[classify(c["narrative"], c.get("call_type")).route]
-        < SEVERITY[Route(c["expected"]["route"])]
-    ]
-    assert unsafe == []
+    assert under_escalated(UNSEEN) == []
 
 
 # Whose behavior: a clitic says who does what to whom. "se va a matar" is the subject's suicidal

@@ -14,42 +14,30 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from dispatch_shared.events import Route
 from triage.policy import classify
 
-from tests.unit.triage.helpers import codes, negated_codes, read_jsonl
+from tests.unit.triage.helpers import (
+    codes,
+    labelled_params,
+    mislabelled,
+    negated_codes,
+    read_jsonl,
+    under_escalated,
+)
 
 UNSEEN = read_jsonl("english_unseen.jsonl")
 # Labelled calls the policy still misreads, each with why; strict, so a fix must remove it here.
 KNOWN_GAPS: dict[str, str] = {}
-SEVERITY = {Route.CLINICIAN_ONLY: 0, Route.CO_RESPONSE: 1, Route.POLICE: 2}
 
 
-@pytest.mark.parametrize(
-    "call",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(reason=KNOWN_GAPS[c["id"]], strict=True))
-        if c["id"] in KNOWN_GAPS
-        else c
-        for c in UNSEEN
-    ],
-    ids=[c["id"] for c in UNSEEN],
-)
+@pytest.mark.parametrize("call", labelled_params(UNSEEN, KNOWN_GAPS))
 def test_unseen_english_call(call: dict[str, Any]) -> None:
-    got = classify(call["narrative"], call.get("call_type")).model_dump(mode="json")
-    expected = call["expected"]
-    assert {k: got[k] for k in expected} == expected
+    assert mislabelled(call) == {}
 
 
 def test_unseen_english_calls_are_never_under_escalated() -> None:
     assert len(UNSEEN) >= 100
-    unsafe = [
-        c["id"]
-        for c in UNSEEN
-        if SEVERITY[classify(c["narrative"], c.get("call_type")).route]
-        < SEVERITY[Route(c["expected"]["route"])]
-    ]
-    assert unsafe == []
+    assert under_escalated(UNSEEN) == []
 
 
 # A past act of force is a stated history of violence when the call is about something now; a
