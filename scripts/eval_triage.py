@@ -1,16 +1,16 @@
 """Triage quality report (``make eval``): labelled sets, fairness, real unlabelled sources, qualifiers.
 
 Prints, for each labelled set (English dev calls, field-style calls, Spanish dev calls, unseen
-Spanish and Spanglish calls, unseen English calls, unseen call types), the route confusion
-matrix, field accuracies, unsafe under-escalations and over-policing, then one table of the sets
-side by side; counterfactual invariance per language (the English and the Spanish fairness
-templates, and labelled calls with a descriptor inserted), with one line per language of calls,
-unsafe errors and invariance; lines in languages the policy does not cover, with the share held
-for review per language; five-city call-type recognition; for each real unlabelled source
-(Seattle CAD records, five-city call types, real 911 first sentences) how often nothing fires,
-how often the call type alone decides and the words standing in what fired nothing; and a check
-that no call type fires an indicator its own qualifier negates ("NO SHOOTINGS", "VERBAL",
-"PAST"). Exits 1 when a target fails.
+Spanish and Spanglish calls, unseen English calls, unseen medical calls, unseen call types), the
+route confusion matrix, field accuracies, unsafe under-escalations and over-policing, then one
+table of the sets side by side; counterfactual invariance per language (the English and the
+Spanish fairness templates, and labelled calls with a descriptor inserted), with one line per
+language of calls, unsafe errors and invariance; lines in languages the policy does not cover,
+with the share held for review per language; five-city call-type recognition; for each real
+unlabelled source (Seattle CAD records, five-city call types, real 911 first sentences) how
+often nothing fires, how often the call type alone decides and the words standing in what fired
+nothing; and a check that no call type fires an indicator its own qualifier negates ("NO
+SHOOTINGS", "VERBAL", "PAST"). Exits 1 when a target fails.
 
 Reads the repository's copies in ``tests/data``; ``--data-dir DIR`` reads a data folder laid out
 as ``dev/``, ``field/`` and ``real/`` instead (``dev/calls.jsonl``, ``dev/calls_es.jsonl``,
@@ -119,6 +119,7 @@ class DataPaths:
     dev_es: Path
     unseen_es: Path
     unseen_en: Path
+    unseen_medical: Path
     unseen_call_types: Path
     field_calls: Path
     fairness: Path
@@ -138,6 +139,7 @@ def data_paths(folder: Path | None) -> DataPaths:
             dev_es=data / "dev_calls_es.jsonl",
             unseen_es=data / "spanish_unseen.jsonl",
             unseen_en=data / "english_unseen.jsonl",
+            unseen_medical=data / "medical_unseen.jsonl",
             unseen_call_types=data / "call_types_unseen.jsonl",
             field_calls=data / "field_calls.jsonl",
             fairness=data / "fairness.jsonl",
@@ -152,6 +154,7 @@ def data_paths(folder: Path | None) -> DataPaths:
         dev_es=folder / "dev/calls_es.jsonl",
         unseen_es=data / "spanish_unseen.jsonl",  # written for this repository: no other copy
         unseen_en=data / "english_unseen.jsonl",
+        unseen_medical=data / "medical_unseen.jsonl",
         unseen_call_types=data / "call_types_unseen.jsonl",
         field_calls=folder / "field/calls.jsonl",
         fairness=folder / "dev/fairness.jsonl",
@@ -217,6 +220,7 @@ def labelled_sets(paths: DataPaths) -> list[LabelledSet]:
         LabelledSet("Spanish dev calls", "es", paths.dev_es),
         LabelledSet("Spanish unseen calls", "es", paths.unseen_es, held_out=True),
         LabelledSet("English unseen calls", "en", paths.unseen_en, held_out=True),
+        LabelledSet("Medical unseen calls", "en", paths.unseen_medical, held_out=True),
         LabelledSet("Unseen call types", "en", paths.unseen_call_types, held_out=True),
     ]
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import pytest
-from dispatch_shared.events import TriageDecision
+from dispatch_shared.events import ThreatLevel, TriageDecision
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from triage.policy import classify, default_policy
@@ -717,3 +717,99 @@ def test_a_descriptor_set_off_by_commas_leaves_the_decision_alone(described: str
     # An aside between commas must read as if it were not there, commas included.
     plain = "Man in crisis is attacking his mother with a baseball bat right now."
     assert signature(classify(described)) == signature(classify(plain))
+
+
+# Call-taker shorthand for who someone is (sex, race and sex, age, gender identity), typed where
+# the person noun would stand: "HITTING FEM W/ A STICK", "PINNED WF TO THE GROUND". Some of it is
+# blanked as a descriptor (WF, W/F, MALE, TRANS, and FEM, which the Spanish pack expands to
+# "femenino"), some of it is read as a person (JUV, ELD, F, M); either way the call must be
+# decided as it is with a plain person noun, and every shorthand alike.
+SHORTHAND = [
+    "FEM",
+    "FEMALE",
+    "MALE",
+    "MASC",
+    "F",
+    "M",
+    "WF",
+    "BM",
+    "HM",
+    "W/F",
+    "B/M",
+    "WMA",
+    "BFA",
+    "JUV",
+    "JUVE",
+    "JUVENILE",
+    "ELD",
+    "ELDERLY",
+    "TRANS",
+    "NB",
+    "WHT FEMALE",
+    "BLK MALE",
+    "HISP M",
+    "F 30S",
+    "BM 20S",
+    "TRANS FEM",
+    "ELDERLY FEM",
+    "ELD F",
+    "JUV M",
+]
+# What is done to the person: one act per reading (force with an object, force alone, a weapon
+# brandished, a threat, a shooting), with the plain noun each shorthand stands in for.
+ACTS_ON = [
+    "HITTING {} W/ A STICK",
+    "SUBJ HITTING {} W/ A PIPE",
+    "HIT {} W/ A BOTTLE",
+    "ATTACKING {} W/ A HAMMER",
+    "SUBJ CHOKING {}",
+    "SUBJ GRABBED {} BY THE HAIR",
+    "PUSHED {} DOWN THE STAIRS",
+    "KICKING {} IN THE HEAD",
+    "PUNCHED {} IN THE FACE",
+    "STOMPING ON {}",
+    "THREW {} AGAINST THE WALL",
+    "SLAMMED {} INTO THE WALL",
+    "PINNED {} TO THE GROUND",
+    "SUBJ BIT {}",
+    "SUBJ SLAPPED {}",
+    "SUBJ IS HURTING {}",
+    "CHASING {} W/ A KNIFE",
+    "POINTING A GUN AT {}",
+    "SWINGING A BAT AT {}",
+    "THREATENING TO KILL {}",
+    "SUBJ STABBED {}",
+    "SUBJ RAN OVER {} W/ HIS CAR",
+]
+PLAIN_NOUN = "THE WOMAN"
+
+
+@pytest.mark.parametrize("act", ACTS_ON)
+def test_shorthand_for_the_person_acted_on_decides_like_a_plain_noun(act: str) -> None:
+    plain = signature(classify(act.format(PLAIN_NOUN), policy=POLICY))
+    assert plain[1] is not ThreatLevel.NONE  # every act is a safety reading
+    moved = [s for s in SHORTHAND if signature(classify(act.format(s), policy=POLICY)) != plain]
+    assert moved == []
+
+
+# The same shorthand before the subject, and in Spanish CAD text (SUJ FEM, SUJ MASC): as if absent.
+SHORTHAND_BEFORE = [
+    ("{} SUBJ HITTING HIS MOTHER W/ A STICK", "SUBJ HITTING HIS MOTHER W/ A STICK"),
+    ("SUBJ {} SAYS SHE WANTS TO DIE", "SUBJ SAYS SHE WANTS TO DIE"),
+    ("RP ADV {} IS HEARING VOICES", "RP ADV SUBJ IS HEARING VOICES"),
+    ("{} W/ KNIFE IN HAND", "SUBJ W/ KNIFE IN HAND"),
+    ("SUJ {} GOLPEANDO A SU HIJO CON UN PALO", "SUJ GOLPEANDO A SU HIJO CON UN PALO"),
+    ("SUJ {} LE PEGO A SU ESPOSA", "SUJ LE PEGO A SU ESPOSA"),
+    ("SUJ {} PATEANDO LA PUERTA", "SUJ PATEANDO LA PUERTA"),
+    ("SUJ {} DICE QUE SE QUIERE MATAR", "SUJ DICE QUE SE QUIERE MATAR"),
+    ("GOLPEANDO A {} CON UN TUBO", "GOLPEANDO A SU ESPOSA CON UN TUBO"),
+]
+SPANISH_SHORTHAND = ["FEM", "MASC", "FEMENINO", "FEMENINA", "MASCULINO"]
+
+
+@pytest.mark.parametrize(("template", "plain"), SHORTHAND_BEFORE)
+def test_shorthand_beside_the_subject_leaves_the_decision_alone(template: str, plain: str) -> None:
+    expected = signature(classify(plain, policy=POLICY))
+    words = SPANISH_SHORTHAND if template.startswith(("SUJ", "GOLPEANDO")) else SHORTHAND
+    moved = [s for s in words if signature(classify(template.format(s), policy=POLICY)) != expected]
+    assert moved == []

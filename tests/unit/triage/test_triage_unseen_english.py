@@ -81,3 +81,32 @@ def test_fields_and_onsets(narrative: str, fired: str, negated: str | None) -> N
     if negated is not None:
         assert negated in negated_codes(decision)
         assert negated not in codes(decision)
+
+
+# Spoken calls run clauses together with no punctuation: a new subject and verb ("he's", "she is")
+# starts a clause, so a negation in the one before does not reach into it. A denial or a question
+# about the clause ("denies he has", "not sure if he has") still governs it.
+@pytest.mark.parametrize(
+    ("narrative", "fired", "negated"),
+    [
+        ("he don't drink he's hitting her with a bat", "weapon_used", None),
+        ("he doesn't drink he's got a gun and he's waving it around", "weapon_in_hand", None),
+        ("she doesn't drink or nothing she's hearing voices and screaming", "psychosis", None),
+        ("he never hurt nobody he's just confused and wandering", "disorientation", None),
+        ("i'm not hurt he's still got the gun he's in the kitchen", "weapon_in_hand", None),
+        ("we are not safe they are breaking down the door", "property_destruction", None),
+        ("PT denies she is suicidal", None, "suicidal_ideation"),
+        ("denies he has a gun", None, "weapon"),
+        ("not sure if he has a gun", "weapon", None),
+        ("he does not have a gun he is calm", None, "weapon"),
+    ],
+)
+def test_a_new_subject_and_verb_ends_a_negation(
+    narrative: str, fired: str | None, negated: str | None
+) -> None:
+    decision = classify(narrative)
+    if fired is not None:
+        assert fired in codes(decision)
+    if negated is not None:
+        assert negated in negated_codes(decision)
+        assert negated not in codes(decision)
