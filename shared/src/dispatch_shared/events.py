@@ -230,7 +230,7 @@ TRIAGE_DECISION_EXAMPLE: dict[str, JsonValue] = {
     "rule": "R2_behavioral_with_threat",
     "explanation": "Behavioral indicators (suicidal ideation) with elevated safety risk (weapon present "
     "or possibly present): co-response team.",
-    "policy_version": "2025.3.0+es.2026.4.0",
+    "policy_version": "2025.4.0+es.2026.5.0",
     "language": "en",
     "readable_share": 1.0,
 }

@@ -90,7 +90,7 @@ def test_fields_and_onsets(narrative: str, fired: str, negated: str | None) -> N
     ("narrative", "fired", "negated"),
     [
         ("he don't drink he's hitting her with a bat", "weapon_used", None),
-        ("he doesn't drink he's got a gun and he's waving it around", "weapon_in_hand", None),
+        ("he doesn't drink he's got a gun and he's waving it around", "weapon_brandished", None),
         ("she doesn't drink or nothing she's hearing voices and screaming", "psychosis", None),
         ("he never hurt nobody he's just confused and wandering", "disorientation", None),
         ("i'm not hurt he's still got the gun he's in the kitchen", "weapon_in_hand", None),

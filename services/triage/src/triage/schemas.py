@@ -61,7 +61,7 @@ class PolicySummary(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "version": "2025.3.0+es.2026.4.0",
+                    "version": "2025.4.0+es.2026.5.0",
                     "source": "policy/lexicon.json, policy/lexicon.es.json",
                     "languages": ["en", "es"],
                     "sha256": "1f7685515377f85ec9c902e8280b63c3ecd6c33be68308bddb39d1e4b25b59c7",
